@@ -1,0 +1,63 @@
+# The course's two commands:
+#   make        install, generate the student notebooks, build the website
+#   make test   the same, then the whole test suite (what CI runs)
+# Everything a fresh machine needs is installed from here.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+NBGRADER_CONFIG := autograder/nbgrader_config.py
+ASSIGNMENTS := $(notdir $(patsubst %/,%,$(wildcard solutions/*/)))
+STAMPS := _build/stamps
+
+.PHONY: all install exercises site test system-deps lock clean
+.DELETE_ON_ERROR:
+
+all: site
+	@echo
+	@echo "The course website is built. Open: file://$(CURDIR)/_build/html/index.html"
+
+install: $(STAMPS)/installed
+
+$(STAMPS)/installed: requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@mkdir -p $(STAMPS) && touch $@
+
+# Student versions: nbgrader strips solutions and hidden tests from solutions/.
+exercises: $(STAMPS)/exercises
+
+$(STAMPS)/exercises: $(STAMPS)/installed $(NBGRADER_CONFIG) $(wildcard solutions/*/*)
+	@for a in $(ASSIGNMENTS); do \
+	  echo "generate_assignment $$a"; \
+	  $(BIN)/nbgrader generate_assignment $$a --force --no-db --NbGrader.config_file=$(CURDIR)/$(basename $(NBGRADER_CONFIG)) --log-level=WARN || exit 1; \
+	done
+	@touch $@
+
+# -W turns a failing notebook cell (only a warning to Sphinx) into a failed build.
+site: $(STAMPS)/exercises
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+# Browser tests drive Debian's chromium; the sandbox of the grader is bubblewrap.
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "Please install:$$missing (apt-get install$$missing)"; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+test: site system-deps
+	$(BIN)/python -m pytest
+
+# Re-pin every package after editing requirements.in.
+lock:
+	rm -rf _build/lockenv && $(PYTHON) -m venv _build/lockenv
+	_build/lockenv/bin/pip install --quiet -r requirements.in
+	_build/lockenv/bin/pip freeze --all --exclude-editable | grep -v -E '^(pip|setuptools)==' > requirements.lock
+	rm -rf _build/lockenv
+
+clean:
+	rm -rf _build

@@ -1,7 +1,7 @@
 """Reference implementation of the exercise API, in plain NumPy.
 
 Every function here is one a student writes in an exercise notebook, with the
-same name, argument order, shapes and conventions (see ``docs/exercise-api.md``).
+same name, argument order, shapes and conventions (see ``autograder/API.md``).
 Conventions, shared with Keras so that weights move between the two unchanged:
 
 * batch-first row vectors: ``x`` is ``(batch, T, n_x)``, ``x_t`` is

@@ -1,0 +1,6 @@
+"""``python -m autograder`` is the ``autograder`` command."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

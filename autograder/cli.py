@@ -1,0 +1,149 @@
+"""The ``autograder`` command: a whole term over nbgrader, one subcommand per step.
+
+    autograder release  [ASSIGNMENT]          student versions (+ exchange)
+    autograder collect  ASSIGNMENT SOURCE     LMS zip/folder, or --exchange
+    autograder grade    ASSIGNMENT            parallel autograding
+    autograder feedback ASSIGNMENT            HTML feedback per student
+    autograder export                         grades.csv + canvas.csv
+    autograder report   ASSIGNMENT            pass rates, histogram, failures
+
+Only argument parsing and printing live here; each step is its own module.
+"""
+
+import argparse
+import logging
+import os
+import sys
+
+from .course import ROOT, Course, CourseError, nbgrader_log
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="autograder", description=__doc__.splitlines()[0])
+    top.add_argument("--course-dir", default=ROOT / "grading",
+                     help="grading folder: gradebook, submissions, feedback (default: %(default)s)")
+    top.add_argument("--db-url", default="", help="gradebook URL (default: sqlite:///COURSE_DIR/gradebook.db)")
+    top.add_argument("--source", dest="source_dir", default=ROOT / "solutions", help="instructor notebooks (default: %(default)s)")
+    top.add_argument("--release", dest="release_dir", default=ROOT / "exercises", help="student versions (default: %(default)s)")
+    top.add_argument("--course-id", default="lstm_course", help="course id in the gradebook and exchange")
+    top.add_argument("--exchange-root", default=None,
+                     help="nbgrader exchange folder (JupyterHub courses); none by default")
+    top.add_argument("-v", "--verbose", action="store_true", help="show nbgrader's own log")
+    steps = top.add_subparsers(dest="step", required=True, metavar="STEP")
+
+    release = steps.add_parser("release", help="generate the student versions (and release to the exchange)")
+    release.add_argument("assignment", nargs="?", help="default: every assignment")
+    release.add_argument("--due", help="due date, e.g. '2025-03-01 17:00:00 UTC'")
+
+    collect = steps.add_parser("collect", help="bring in submissions from an LMS download or the exchange")
+    collect.add_argument("assignment")
+    collect.add_argument("source", nargs="?", help="folder or zip of submitted notebooks")
+    collect.add_argument("--exchange", action="store_true", help="collect from the nbgrader exchange instead")
+    collect.add_argument("--pattern", default=None,
+                         help="regex for file names with groups student (and lms_id, notebook); default: Canvas")
+    collect.add_argument("--roster", help="CSV with columns lms_id,student_id[,first_name,last_name,email]")
+
+    grade = steps.add_parser("grade", help="autograde every new or changed submission")
+    grade.add_argument("assignment")
+    grade.add_argument("--workers", type=int, default=None, help="worker processes (default: number of cores)")
+    grade.add_argument("--cell-timeout", type=int, default=30, help="seconds one cell may run (default: 30)")
+    grade.add_argument("--time-limit", type=int, default=300, help="seconds one notebook may run (default: 300)")
+    grade.add_argument("--late-policy", choices=("none", "zero"), default="none",
+                       help="late submissions: no penalty, or a score of zero (default: none)")
+    grade.add_argument("--force", action="store_true", help="grade again even unchanged submissions")
+
+    feedback = steps.add_parser("feedback", help="HTML feedback for every graded student")
+    feedback.add_argument("assignment")
+
+    export = steps.add_parser("export", help="grades.csv and canvas.csv from the gradebook")
+    export.add_argument("--out", help="output folder (default: COURSE_DIR/exports)")
+
+    report = steps.add_parser("report", help="the class's results on one assignment")
+    report.add_argument("assignment")
+    report.add_argument("--format", choices=("md", "html"), default="md")
+    report.add_argument("--out", help="output folder (default: COURSE_DIR/reports)")
+    return top
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    # nbgrader runs the `alembic` tool of its environment when it creates a
+    # gradebook: make that environment's bin/ findable even if not activated.
+    os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    log = nbgrader_log()
+    log.propagate = False
+    log.addHandler(logging.StreamHandler() if args.verbose else logging.NullHandler())
+    log.setLevel(logging.INFO if args.verbose else logging.CRITICAL)
+    course = Course(course_dir=args.course_dir, source_dir=args.source_dir, release_dir=args.release_dir,
+                    db_url=args.db_url, course_id=args.course_id, exchange_root=args.exchange_root)
+    try:
+        return STEPS[args.step](course, args)
+    except CourseError as error:
+        print(f"autograder {args.step}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"autograder {args.step}: interrupted; what was finished is recorded", file=sys.stderr)
+        return 130
+
+
+def run_release(course, args) -> int:
+    from .release import release
+    for assignment in [args.assignment] if args.assignment else course.assignments():
+        for line in release(course, assignment, args.due):
+            print(f"{assignment}: {line}")
+    return 0
+
+
+def run_collect(course, args) -> int:
+    from .collect import CANVAS_PATTERN, collect
+    if args.exchange == bool(args.source):
+        raise CourseError("give either a SOURCE folder/zip or --exchange")
+    report = collect(course, args.assignment, args.source, args.pattern or CANVAS_PATTERN,
+                     args.roster, exchange=args.exchange)
+    for student, origin in report.collected:
+        print(f"collected  {student:<24} {origin}")
+    for student, origin in report.unchanged:
+        print(f"unchanged  {student:<24} {origin}")
+    for student, kept, dropped in report.duplicates:
+        print(f"duplicate  {student:<24} kept {kept}, ignored older {dropped}")
+    for origin, reason in report.skipped:
+        print(f"skipped    {origin}: {reason}")
+    print(f"{len(report.collected)} collected, {len(report.unchanged)} unchanged, "
+          f"{len(report.duplicates)} older duplicates ignored, {len(report.skipped)} files skipped")
+    return 0
+
+
+def run_grade(course, args) -> int:
+    from .grade import grade, summary_table
+    from .run import RunOptions
+    if args.workers is not None and args.workers < 1:
+        raise CourseError("--workers must be at least 1")
+    options = RunOptions(args.cell_timeout, args.time_limit, args.late_policy, args.verbose)
+    summary = grade(course, args.assignment, args.workers, args.force, options)
+    print(summary_table(summary))
+    return 0
+
+
+def run_feedback(course, args) -> int:
+    from .feedback import generate_feedback
+    students = generate_feedback(course, args.assignment)
+    released = " and released to the exchange" if course.exchange_root else ""
+    print(f"feedback for {len(students)} students in {course.course_dir / 'feedback'}{released}")
+    return 0
+
+
+def run_export(course, args) -> int:
+    from .export import export
+    for path in export(course, args.out):
+        print(f"wrote {path}")
+    return 0
+
+
+def run_report(course, args) -> int:
+    from .report import write_report
+    print(f"wrote {write_report(course, args.assignment, args.format, args.out)}")
+    return 0
+
+
+STEPS = {"release": run_release, "collect": run_collect, "grade": run_grade,
+         "feedback": run_feedback, "export": run_export, "report": run_report}

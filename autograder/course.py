@@ -1,0 +1,164 @@
+"""The grading course: where everything lives, and nbgrader's view of it.
+
+An instructor never sees nbgrader's folder conventions. The course has
+* ``solutions/<assignment>/`` — the instructor notebooks (nbgrader's "source"),
+* ``exercises/<assignment>/`` — the student versions (nbgrader's "release"),
+* a grading folder (default ``grading/``, gitignored) holding the SQLite
+  gradebook and nbgrader's working folders ``submitted/``, ``autograded/``,
+  ``feedback/``, plus ours: ``results/`` (what each run found), ``exports/``
+  and ``reports/``.
+Every path and the database URL can be changed; defaults are anchored at the
+repository, so the command works from any directory.
+"""
+
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+ROOT = Path(__file__).resolve().parent.parent
+NBGRADER_CONFIG = ROOT / "autograder" / "nbgrader_config.py"
+
+
+class CourseError(Exception):
+    """An error an instructor can fix; its message is one line saying how."""
+
+
+@dataclass(frozen=True)
+class Course:
+    course_dir: Path = ROOT / "grading"
+    source_dir: Path = ROOT / "solutions"
+    release_dir: Path = ROOT / "exercises"
+    db_url: str = ""  # default: sqlite:///<course_dir>/gradebook.db
+    course_id: str = "lstm_course"
+    exchange_root: Path | None = None  # an nbgrader exchange (JupyterHub courses)
+
+    def __post_init__(self):
+        for name in ("course_dir", "source_dir", "release_dir", "exchange_root"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, Path(value).resolve())
+        if not self.db_url:
+            object.__setattr__(self, "db_url", f"sqlite:///{self.course_dir / 'gradebook.db'}")
+
+    # --- assignments -----------------------------------------------------
+
+    def assignments(self) -> list[str]:
+        if not self.source_dir.is_dir():
+            raise CourseError(f"no solutions folder at {self.source_dir} (use --source)")
+        return sorted(p.name for p in self.source_dir.iterdir() if list(p.glob("*.ipynb")))
+
+    def require_assignment(self, assignment: str) -> None:
+        known = self.assignments()
+        if assignment not in known:
+            raise CourseError(f"unknown assignment '{assignment}' in {self.source_dir} "
+                              f"(known: {', '.join(known) or 'none'})")
+
+    def notebooks(self, assignment: str) -> list[str]:
+        """Names (without .ipynb) of the assignment's notebooks."""
+        return sorted(p.stem for p in (self.source_dir / assignment).glob("*.ipynb"))
+
+    # --- nbgrader's folders ------------------------------------------------
+
+    def submitted(self, student: str, assignment: str) -> Path:
+        return self.course_dir / "submitted" / student / assignment
+
+    def autograded(self, student: str, assignment: str) -> Path:
+        return self.course_dir / "autograded" / student / assignment
+
+    def feedback(self, student: str, assignment: str) -> Path:
+        return self.course_dir / "feedback" / student / assignment
+
+    def submitted_students(self, assignment: str) -> list[str]:
+        folder = self.course_dir / "submitted"
+        if not folder.is_dir():
+            return []
+        return sorted(p.parent.name for p in folder.glob(f"*/{assignment}") if p.is_dir())
+
+    def results_file(self, assignment: str) -> Path:
+        return self.course_dir / "results" / f"{assignment}.json"
+
+    def require_gradebook(self) -> None:
+        path = self.db_url.removeprefix("sqlite:///")
+        if self.db_url.startswith("sqlite:///") and not Path(path).is_file():
+            raise CourseError(f"no gradebook at {path}: run `autograder release` and `autograder grade` first")
+
+    def make_course_dir(self) -> None:
+        try:
+            self.course_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise CourseError(f"cannot create the grading folder {self.course_dir}: {error.strerror}")
+        if not os.access(self.course_dir, os.W_OK):
+            raise CourseError(f"the grading folder {self.course_dir} is not writable")
+
+    # --- nbgrader configuration ---------------------------------------------
+
+    def nbgrader_config(self, root: Path | None = None, db_url: str | None = None) -> Config:
+        """The course's nbgrader_config.py, pointed at this course's folders.
+
+        ``root`` and ``db_url`` let a grading worker use a scratch copy of the
+        course. Source and release folders are absolute paths, which nbgrader
+        accepts in place of folder names under the root.
+        """
+        config = PyFileConfigLoader(NBGRADER_CONFIG.name, path=str(NBGRADER_CONFIG.parent)).load_config()
+        config.CourseDirectory.root = str(root or self.course_dir)
+        config.CourseDirectory.source_directory = str(self.source_dir)
+        config.CourseDirectory.release_directory = str(self.release_dir)
+        config.CourseDirectory.db_url = db_url or self.db_url
+        config.CourseDirectory.course_id = self.course_id
+        if self.exchange_root is not None:
+            config.Exchange.root = str(self.exchange_root)
+        return config
+
+    def coursedir(self, assignment: str, student: str = "*", **config_args):
+        from nbgrader.coursedir import CourseDirectory
+        coursedir = CourseDirectory(config=self.nbgrader_config(**config_args), log=nbgrader_log())
+        coursedir.assignment_id = assignment
+        coursedir.student_id = student
+        return coursedir
+
+
+def nbgrader_log() -> logging.Logger:
+    """nbgrader's messages: hidden unless --verbose; ours are one line each."""
+    return logging.getLogger("autograder.nbgrader")
+
+
+# --- atomic writes: a reader never sees a half-written file ----------------------
+
+def write_atomically(path: Path, data: str | bytes) -> None:
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    except OSError as error:
+        raise CourseError(f"cannot write {path}: {error.strerror}")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data.encode() if isinstance(data, str) else data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def replace_folder(new: Path, dest: Path) -> None:
+    """Move the folder ``new`` to ``dest``, replacing what was there.
+
+    Both live on one file system, so each rename is atomic; the old folder is
+    removed only once the new one is in place.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    old = dest.with_name(f".{dest.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if dest.exists():
+        os.replace(dest, old)
+    os.replace(new, dest)
+    if old.exists():
+        shutil.rmtree(old)

@@ -1,0 +1,93 @@
+"""Export: the gradebook as CSV files, for a spreadsheet and for Canvas.
+
+``grades.csv`` has one row per student and, per assignment, its score (after
+any late penalty) and one column per graded question (``<assignment>/<grade
+cell>``). ``canvas.csv`` is Canvas' gradebook-import format: the five student
+columns Canvas expects, a "Points Possible" row, one column per assignment.
+Both are sorted and carry no timestamps, so the same gradebook always gives
+the same bytes; each is written whole or not at all.
+"""
+
+import csv
+import io
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+
+from .course import Course, write_atomically
+
+CANVAS_STUDENT_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+
+
+def export(course: Course, out_dir: Path | None = None) -> list[Path]:
+    out_dir = Path(out_dir or course.course_dir / "exports")
+    course.require_gradebook()
+    table = read_gradebook(course)
+    grades, canvas = out_dir / "grades.csv", out_dir / "canvas.csv"
+    write_atomically(grades, grades_csv(table))
+    write_atomically(canvas, canvas_csv(table))
+    return [grades, canvas]
+
+
+def read_gradebook(course: Course) -> dict:
+    """Everything the exports need, as plain sorted data."""
+    with Gradebook(course.db_url, course.course_id) as gb:
+        assignments = []
+        for assignment in sorted(gb.assignments, key=lambda a: a.name):
+            questions = sorted((nb.name, cell.name, cell.max_score) for nb in assignment.notebooks
+                               for cell in nb.grade_cells + nb.task_cells)
+            assignments.append((assignment.name, assignment.max_score, questions))
+        students = []
+        for student in sorted(gb.students, key=lambda s: s.id):
+            scores = {}
+            for name, _, questions in assignments:
+                try:
+                    submission = gb.find_submission(name, student.id)
+                except MissingEntry:
+                    continue
+                scores[name] = submission.score - (submission.late_submission_penalty or 0)
+                for notebook, cell, _ in questions:
+                    scores[(name, notebook, cell)] = gb.find_grade(cell, notebook, name, student.id).score
+            students.append({"id": student.id, "first_name": student.first_name or "",
+                             "last_name": student.last_name or "", "lms_user_id": student.lms_user_id or "",
+                             "scores": scores})
+    return {"assignments": assignments, "students": students}
+
+
+def question_column(assignment: str, notebook: str, cell: str, single_notebook: bool) -> str:
+    return f"{assignment}/{cell}" if single_notebook else f"{assignment}/{notebook}/{cell}"
+
+
+def number(value) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def grades_csv(table: dict) -> str:
+    header, keys = ["student_id", "first_name", "last_name"], []
+    for name, _, questions in table["assignments"]:
+        single = len({notebook for notebook, _, _ in questions}) == 1
+        header.append(name)
+        keys.append(name)
+        for notebook, cell, _ in questions:
+            header.append(question_column(name, notebook, cell, single))
+            keys.append((name, notebook, cell))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for student in table["students"]:
+        writer.writerow([student["id"], student["first_name"], student["last_name"]]
+                        + [number(student["scores"].get(key)) for key in keys])
+    return out.getvalue()
+
+
+def canvas_csv(table: dict) -> str:
+    names = [name for name, _, _ in table["assignments"]]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CANVAS_STUDENT_COLUMNS + names)
+    writer.writerow(["Points Possible", "", "", "", ""] + [number(m) for _, m, _ in table["assignments"]])
+    for student in table["students"]:
+        display = ", ".join(n for n in (student["last_name"], student["first_name"]) if n) or student["id"]
+        writer.writerow([display, student["lms_user_id"], student["id"], "", ""]
+                        + [number(student["scores"].get(name)) for name in names])
+    return out.getvalue()

@@ -1,0 +1,78 @@
+"""Feedback: one HTML page per student, nbgrader's feedback with a summary on top.
+
+nbgrader's ``GenerateFeedback`` renders each graded notebook with its scores;
+we add one preprocessor that puts, above the notebook, the tests the student
+did not pass and their messages. Pages are generated into a scratch folder and
+moved into ``feedback/<student>/<assignment>/`` whole, so a student never gets
+half a page. With an exchange configured they are released to it, where
+``nbgrader fetch_feedback`` finds them.
+"""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import nbformat
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.auth import Authenticator
+from nbgrader.converters import GenerateFeedback, NbGraderException
+from nbgrader.exchange import ExchangeError
+from nbgrader.exchange.default import ExchangeReleaseFeedback
+from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
+
+from .course import Course, CourseError, nbgrader_log, replace_folder
+from .judge import judge_notebook
+
+
+class FailedTestsSummary(NbGraderPreprocessor):
+    """Insert, as the first cell, the list of failed tests with their messages."""
+
+    def preprocess(self, nb, resources):
+        failed = [t for t in judge_notebook(resources["nbgrader"]["notebook"], nb) if not t.passed]
+        if failed:
+            lines = ["### Tests you did not pass", ""]
+            for test in failed:
+                message = test.message.replace("`", "'")
+                lines.append(f"- **{test.grade_id}** ({test.score:g} of {test.points:g} points): `{message}`")
+        else:
+            lines = ["### All tests passed"]
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell("\n".join(lines)))
+        return nb, resources
+
+
+def generate_feedback(course: Course, assignment: str) -> list[str]:
+    """Write every graded student's feedback; returns the students."""
+    course.require_gradebook()
+    course.require_assignment(assignment)
+    students = sorted(p.parent.name for p in (course.course_dir / "autograded").glob(f"*/{assignment}"))
+    if not students:
+        raise CourseError(f"nothing graded yet for {assignment}: run `autograder grade {assignment}` first")
+    scratch = Path(tempfile.mkdtemp(dir=course.course_dir, prefix=".feedback-"))
+    try:
+        config = course.nbgrader_config()
+        config.CourseDirectory.feedback_directory = str(scratch)
+        config.GenerateFeedback.preprocessors = [GetGrades, FailedTestsSummary, CSSHTMLHeaderPreprocessor]
+        coursedir = course.coursedir(assignment)
+        coursedir.feedback_directory = str(scratch)
+        converter = GenerateFeedback(coursedir=coursedir, config=config, log=nbgrader_log())
+        converter.force = True
+        try:
+            converter.start()
+        except NbGraderException as error:
+            raise CourseError(f"nbgrader could not write the feedback of {assignment}: {error}")
+        for student in students:
+            replace_folder(scratch / student / assignment, course.feedback(student, assignment))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if course.exchange_root is not None:
+        release_feedback(course, assignment)
+    return students
+
+
+def release_feedback(course: Course, assignment: str) -> None:
+    exchange = ExchangeReleaseFeedback(coursedir=course.coursedir(assignment), authenticator=Authenticator(),
+                                       config=course.nbgrader_config(), log=nbgrader_log())
+    try:
+        exchange.start()
+    except ExchangeError as error:
+        raise CourseError(f"could not release the feedback to the exchange {course.exchange_root}: {error}")

@@ -1,0 +1,74 @@
+"""Grade: the autograding step end to end, for one assignment.
+
+Choose the submissions that are new or changed since they were last graded
+(all of them with ``force``), run them in parallel workers (``run.py``), record
+each result as it arrives (``record.py``), show a progress line, and return
+the rows of the summary table.
+"""
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+from .collect import folder_digest
+from .course import Course, CourseError
+from .record import Recorder, is_graded, load_results
+from .release import ensure_in_gradebook
+from .run import RunOptions, grade_submissions
+
+
+@dataclass
+class Summary:
+    rows: list        # (student, status, seconds, score, reason), sorted by student
+    unchanged: int    # submissions skipped: already graded as they are
+    seconds: float    # wall time of the whole step
+    workers: int
+
+
+def grade(course: Course, assignment: str, workers: int | None = None, force: bool = False,
+          options: RunOptions = RunOptions(), progress=sys.stderr) -> Summary:
+    course.require_assignment(assignment)
+    students = course.submitted_students(assignment)
+    if not students:
+        raise CourseError(f"no submissions of {assignment} in {course.course_dir / 'submitted'}: "
+                          f"run `autograder collect {assignment} ...` first")
+    started = time.perf_counter()
+    ensure_in_gradebook(course, assignment)
+    results = load_results(course, assignment)
+    fingerprints = {s: folder_digest(course.submitted(s, assignment)) for s in students}
+    todo = {s: f for s, f in fingerprints.items() if force or not is_graded(results, s, f)}
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    rows = []
+    if todo:
+        with Recorder(course, assignment) as recorder:
+            show_progress(progress, 0, len(todo), 0, started)
+            for graded in grade_submissions(course, assignment, todo, workers, options):
+                recorder.record(graded)
+                score = sum(s or 0 for s in graded.grades.values()) - sum(
+                    p or 0 for p in graded.late_penalties.values())
+                rows.append((graded.student, "failed" if graded.failure else "graded",
+                             graded.seconds, None if graded.failure else score, graded.failure))
+                show_progress(progress, len(rows), len(todo), sum(r[1] == "failed" for r in rows), started)
+        progress.write("\n")
+    return Summary(sorted(rows), len(fingerprints) - len(todo), time.perf_counter() - started, workers)
+
+
+def show_progress(out, done: int, total: int, failed: int, started: float) -> None:
+    width = 30
+    filled = width * done // total
+    elapsed = time.perf_counter() - started
+    out.write(f"\rgrading [{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+              f"  {failed} failed  {elapsed:5.1f} s")
+    out.flush()
+
+
+def summary_table(summary: Summary) -> str:
+    lines = [f"{'student':<24} {'status':<7} {'seconds':>8} {'score':>7}  reason"]
+    for student, status, seconds, score, reason in summary.rows:
+        shown = "-" if score is None else f"{score:g}"
+        lines.append(f"{student:<24} {status:<7} {seconds:>8.1f} {shown:>7}  {reason}")
+    graded = sum(row[1] == "graded" for row in summary.rows)
+    lines.append(f"graded {graded}, failed {len(summary.rows) - graded}, unchanged {summary.unchanged}; "
+                 f"total {summary.seconds:.1f} s with {summary.workers} worker(s)")
+    return "\n".join(lines)

@@ -1,0 +1,83 @@
+"""Record: write what grading found into the one gradebook, serially.
+
+Workers grade in scratch copies of the course; only this module, in the parent
+process, writes the course's SQLite gradebook — the fields nbgrader's
+``SaveAutoGrades`` and ``AssignLatePenalties`` would have written — and moves
+the graded notebooks into ``autograded/``. Beside the gradebook it keeps
+``results/<assignment>.json``: per student, the fingerprint of the graded
+submission (so a re-run grades only new or changed ones), the time it took,
+the reason it failed, and the judged tests (for feedback and the report).
+"""
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from nbgrader.api import Gradebook
+
+from .course import Course, replace_folder, write_atomically
+from .run import Graded
+
+
+def load_results(course: Course, assignment: str) -> dict:
+    path = course.results_file(assignment)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def is_graded(results: dict, student: str, fingerprint: str) -> bool:
+    entry = results.get(student)
+    return entry is not None and entry["status"] == "graded" and entry["fingerprint"] == fingerprint
+
+
+class Recorder:
+    """One open gradebook for a batch; ``record`` is called once per submission."""
+
+    def __init__(self, course: Course, assignment: str):
+        self.course, self.assignment = course, assignment
+        self.results = load_results(course, assignment)
+        self.gradebook = Gradebook(course.db_url, course.course_id)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.gradebook.close()
+
+    def record(self, graded: Graded) -> None:
+        if not graded.failure:
+            # Files first, then the gradebook, then the results file: if this is
+            # interrupted, the submission is simply graded again next time.
+            replace_folder(Path(graded.autograded), self.course.autograded(graded.student, self.assignment))
+            self.save_grades(graded)
+        self.results[graded.student] = {
+            "fingerprint": graded.fingerprint,
+            "status": "failed" if graded.failure else "graded",
+            "reason": graded.failure,
+            "seconds": graded.seconds,
+            "tests": [asdict(test) for test in graded.tests],
+        }
+        write_atomically(self.course.results_file(self.assignment),
+                         json.dumps(self.results, indent=1, sort_keys=True))
+
+    def save_grades(self, graded: Graded) -> None:
+        gb, student, assignment = self.gradebook, graded.student, self.assignment
+        gb.update_or_create_student(student)
+        timestamp = {"timestamp": graded.timestamp} if graded.timestamp else {}
+        gb.update_or_create_submission(assignment, student, **timestamp)
+        for (notebook, cell), auto_score in graded.grades.items():
+            grade = gb.find_grade(cell, notebook, assignment, student)
+            grade.auto_score = auto_score
+            # as nbgrader: a manual score or no automatic score needs a person's look
+            grade.needs_manual_grade = grade.manual_score is not None or auto_score is None
+        for (notebook, cell), auto_comment in graded.comments.items():
+            gb.find_comment(cell, notebook, assignment, student).auto_comment = auto_comment
+        for notebook, penalty in graded.late_penalties.items():
+            gb.find_submission_notebook(notebook, assignment, student).late_submission_penalty = penalty
+        gb.db.commit()
+
+
+def register_students(course: Course, students: dict) -> None:
+    """Add or update students: {student_id: {first_name, last_name, email, lms_user_id}}."""
+    with Gradebook(course.db_url, course.course_id) as gb:
+        for student, fields in sorted(students.items()):
+            gb.update_or_create_student(student, **{k: v for k, v in fields.items() if v})

@@ -1,0 +1,69 @@
+"""Release: generate the student versions and, on JupyterHub, hand them out.
+
+``nbgrader generate_assignment`` strips the solutions and hidden tests from
+``solutions/<assignment>/`` into ``exercises/<assignment>/`` (the same step as
+``make``) and records the assignment — its notebooks, grade cells and points —
+in the gradebook, which grading needs. With an exchange configured, the
+student versions are then released to it for ``nbgrader fetch_assignment``.
+"""
+
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.auth import Authenticator
+from nbgrader.converters import GenerateAssignment, NbGraderException
+from nbgrader.exchange import ExchangeError
+from nbgrader.exchange.default import ExchangeReleaseAssignment
+
+from .course import Course, CourseError, nbgrader_log
+
+
+def release(course: Course, assignment: str, due: str | None = None) -> list[str]:
+    """Generate (and release) one assignment; returns what was done, one line each."""
+    course.require_assignment(assignment)
+    course.make_course_dir()
+    generate_assignment(course, assignment, due)
+    done = [f"generated {course.release_dir / assignment}"]
+    if course.exchange_root is not None:
+        coursedir = course.coursedir(assignment, ".")
+        exchange = ExchangeReleaseAssignment(coursedir=coursedir, authenticator=Authenticator(),
+                                             config=course.nbgrader_config(), log=nbgrader_log())
+        exchange.force = True
+        try:
+            exchange.start()
+        except ExchangeError as error:
+            raise CourseError(f"could not release {assignment} to the exchange {course.exchange_root}: {error}")
+        done.append(f"released to the exchange {course.exchange_root} (course {course.course_id})")
+    return done
+
+
+def generate_assignment(course: Course, assignment: str, due: str | None = None) -> None:
+    if due is not None:
+        with Gradebook(course.db_url, course.course_id) as gb:
+            gb.update_or_create_assignment(assignment, duedate=due)
+    converter = GenerateAssignment(coursedir=course.coursedir(assignment, "."),
+                                   config=course.nbgrader_config(), log=nbgrader_log())
+    converter.force = True
+    try:
+        converter.start()
+    except NbGraderException as error:
+        raise CourseError(f"nbgrader could not generate {assignment}: {error}")
+
+
+def ensure_in_gradebook(course: Course, assignment: str) -> None:
+    """Grading needs the assignment's cells in the gradebook; add them if missing,
+    generating into a scratch folder so that exercises/ is left as it is."""
+    with Gradebook(course.db_url, course.course_id) as gb:
+        try:
+            if gb.find_assignment(assignment).notebooks:
+                return
+        except MissingEntry:
+            pass
+    scratch = Path(tempfile.mkdtemp(dir=course.course_dir, prefix=".release-"))
+    try:
+        generate_assignment(replace(course, release_dir=scratch), assignment)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -1,0 +1,207 @@
+"""Run: autograde submissions with real nbgrader, in parallel worker processes.
+
+Each worker owns a scratch copy of the course (its own gradebook, its own
+``submitted/`` and ``autograded/`` folders), so workers never write the same
+SQLite file: nbgrader's ``Autograde`` converter grades one student there, and
+the worker sends back what nbgrader decided (scores, comments, late penalty)
+plus the judged tests. The parent records the results one at a time
+(``record.py``). A submission that breaks grading (dead kernel, time limit,
+invalid notebook) comes back as a failure with its reason; the batch goes on.
+"""
+
+import logging
+import multiprocessing
+import os
+import shutil
+import sqlite3
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbclient.exceptions import DeadKernelError
+from nbformat import ValidationError
+from nbformat.reader import NotJSONError
+from nbgrader.api import Gradebook
+from nbgrader.converters import Autograde, NbGraderException
+
+from .course import Course, nbgrader_log
+from .judge import judge_notebook
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    cell_timeout: int = 30   # seconds one cell may run (nbgrader's default)
+    time_limit: int = 300    # seconds a whole notebook may run
+    late_policy: str = "none"  # nbgrader's LateSubmissionPlugin: "none" or "zero"
+    verbose: bool = False
+
+
+@dataclass
+class Graded:
+    """What grading one submission produced, as plain data for the parent."""
+    student: str
+    assignment: str
+    fingerprint: str
+    seconds: float = 0.0
+    failure: str = ""          # why it could not be graded; "" when graded
+    timestamp: object = None   # submission time (datetime, UTC) or None
+    grades: dict = field(default_factory=dict)    # (notebook, grade_id) -> auto_score
+    comments: dict = field(default_factory=dict)  # (notebook, cell) -> auto_comment
+    late_penalties: dict = field(default_factory=dict)  # notebook -> penalty or None
+    tests: list = field(default_factory=list)     # judge.TestResult, notebook order
+    autograded: str = ""       # scratch folder holding the graded notebooks
+
+
+def grade_submissions(course: Course, assignment: str, submissions: dict, workers: int,
+                      options: RunOptions):
+    """Autograde {student: fingerprint}; yield a Graded per student as each finishes."""
+    scratch = Path(tempfile.mkdtemp(dir=course.course_dir, prefix=".scratch-"))
+    try:
+        snapshot = scratch / "gradebook.db"
+        copy_gradebook(course.db_url, snapshot)
+        context = multiprocessing.get_context("spawn")  # workers start clean: no inherited kernels or sockets
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=start_worker,
+                                 initargs=(course, snapshot, scratch, options)) as pool:
+            futures = {pool.submit(autograde_submission, student, assignment, fingerprint):
+                       (student, fingerprint) for student, fingerprint in sorted(submissions.items())}
+            for future in as_completed(futures):
+                student, fingerprint = futures[future]
+                try:
+                    yield future.result()
+                except BrokenProcessPool:
+                    yield Graded(student, assignment, fingerprint, failure="the grading worker crashed")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def copy_gradebook(db_url: str, dest: Path) -> None:
+    """A consistent copy of the SQLite gradebook (sqlite3's online backup)."""
+    source = sqlite3.connect(db_url.removeprefix("sqlite:///"))
+    target = sqlite3.connect(dest)
+    with target:
+        source.backup(target)
+    source.close()
+    target.close()
+
+
+# --- inside a worker process ---------------------------------------------------
+
+_worker = {}
+
+
+def start_worker(course: Course, snapshot: Path, scratch: Path, options: RunOptions) -> None:
+    root = Path(tempfile.mkdtemp(dir=scratch, prefix="worker-"))
+    shutil.copy(snapshot, root / "gradebook.db")
+    log = nbgrader_log()
+    log.propagate = False
+    log.addHandler(logging.StreamHandler() if options.verbose else logging.NullHandler())
+    log.setLevel(logging.INFO if options.verbose else logging.ERROR)
+    if not options.verbose:
+        # Kernels inherit this stderr; their start-up warnings and nbgrader's
+        # SQLAlchemy warnings are noise between the progress line and the summary.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    _worker.update(course=course, root=root, options=options, db_url=f"sqlite:///{root / 'gradebook.db'}")
+
+
+def autograde_submission(student: str, assignment: str, fingerprint: str) -> Graded:
+    course, root, options = _worker["course"], _worker["root"], _worker["options"]
+    graded = Graded(student, assignment, fingerprint)
+    submitted = root / "submitted" / student / assignment
+    shutil.rmtree(submitted.parent, ignore_errors=True)
+    shutil.copytree(course.submitted(student, assignment), submitted)
+    shutil.rmtree(root / "autograded" / student, ignore_errors=True)
+
+    deadline = NotebookDeadline(options.cell_timeout, options.time_limit)
+    config = course.nbgrader_config(root=root, db_url=_worker["db_url"])
+    config.Execute.timeout = options.cell_timeout
+    config.Execute.timeout_func = deadline
+    config.LateSubmissionPlugin.penalty_method = options.late_policy
+    coursedir = course.coursedir(assignment, student, root=root, db_url=_worker["db_url"])
+    converter = SubmissionAutograde(coursedir=coursedir, config=config, log=nbgrader_log())
+    converter.force = True
+
+    started = time.perf_counter()
+    deadline.start()
+    try:
+        converter.start()
+    except NbGraderException as error:
+        graded.failure = describe_failure(converter.failure) if converter.failure else str(error)
+    graded.seconds = round(time.perf_counter() - started, 3)
+    if not graded.failure and deadline.exceeded():
+        graded.failure = f"ran past the time limit of {options.time_limit} s"
+    if not graded.failure:
+        read_verdict(graded, root / "autograded" / student / assignment, course.notebooks(assignment))
+    return graded
+
+
+class SubmissionAutograde(Autograde):
+    """nbgrader's Autograde for one student, keeping the exception that stopped it."""
+
+    failure = None
+
+    def init_assignment(self, assignment_id, student_id):
+        try:
+            super().init_assignment(assignment_id, student_id)
+        except Exception as error:
+            self.failure = error
+            raise
+
+    def convert_single_notebook(self, notebook_filename):
+        try:
+            super().convert_single_notebook(notebook_filename)
+        except Exception as error:
+            self.failure = error
+            raise
+
+
+class NotebookDeadline:
+    """Per-cell timeout for nbclient that also ends the notebook at its time limit."""
+
+    def __init__(self, cell_timeout: int, time_limit: int):
+        self.cell_timeout, self.time_limit = cell_timeout, time_limit
+        self.end = None
+
+    def start(self) -> None:
+        self.end = time.monotonic() + self.time_limit
+
+    def exceeded(self) -> bool:
+        return time.monotonic() > self.end
+
+    def __call__(self, cell) -> float:
+        # nbclient treats 0 as "no timeout": past the limit, every cell gets a token 10 ms.
+        return max(0.01, min(self.cell_timeout, self.end - time.monotonic()))
+
+
+def describe_failure(error: Exception) -> str:
+    if isinstance(error, DeadKernelError):
+        return "the kernel died (a crash, os._exit or running out of memory)"
+    if isinstance(error, NotJSONError):
+        return "not a valid notebook (the file is not notebook JSON)"
+    if isinstance(error, ValidationError):
+        return f"not a valid notebook ({str(error).splitlines()[0]})"
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+
+
+def read_verdict(graded: Graded, autograded: Path, notebooks: list[str]) -> None:
+    """Copy out what nbgrader saved in the worker's gradebook, and judge the tests."""
+    with Gradebook(_worker["db_url"], _worker["course"].course_id) as gb:
+        submission = gb.find_submission(graded.assignment, graded.student)
+        graded.timestamp = submission.timestamp
+        for notebook in submission.notebooks:
+            graded.late_penalties[notebook.name] = notebook.late_submission_penalty
+            for grade in notebook.grades:
+                graded.grades[(notebook.name, grade.name)] = grade.auto_score
+            for comment in notebook.comments:
+                graded.comments[(notebook.name, comment.name)] = comment.auto_comment
+    for name in notebooks:
+        path = autograded / f"{name}.ipynb"
+        if path.exists():
+            graded.tests += judge_notebook(name, nbformat.read(path, as_version=4))
+    graded.autograded = str(autograded)

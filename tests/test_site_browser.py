@@ -1,0 +1,186 @@
+"""Open every page of the built website in a real browser, offline.
+
+Debian's chromium, driven headless by Playwright, loads each page from a local
+HTTP server. Every request that would leave localhost is blocked and recorded.
+Each page must load with no console error and no failed request, typeset all
+its maths with the MathJax copy the site serves, and load every image, each
+with alt text. A full-page screenshot of each page goes to
+tests/output/screenshots/ for a person to look at.
+"""
+
+import functools
+import http.server
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENSHOTS = Path(__file__).resolve().parent / "output" / "screenshots"
+
+# Wait for every image (lazy ones too), then report on maths and images.
+INSPECT_PAGE = """async () => {
+  const images = [...document.images];
+  images.forEach(img => { img.loading = "eager"; });
+  const settled = img => img.complete ? null : new Promise(done => {
+    img.addEventListener("load", done); img.addEventListener("error", done); setTimeout(done, 15000);
+  });
+  await Promise.all(images.map(settled));
+  const maths = [...document.querySelectorAll(".math")];
+  return {
+    math_total: maths.length,
+    math_untypeset: maths.filter(m => !m.querySelector("mjx-container")).map(m => m.textContent.slice(0, 80)),
+    math_errors: [...document.querySelectorAll("mjx-merror")].map(e => e.getAttribute("data-mjx-error") || e.textContent),
+    broken_images: images.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.currentSrc || i.src),
+    images_without_alt: images.filter(i => !(i.getAttribute("alt") || "").trim()).map(i => i.currentSrc || i.src),
+    image_count: images.length,
+  };
+}"""
+
+
+@dataclass
+class PageReport:
+    console_errors: list = field(default_factory=list)
+    blocked_requests: list = field(default_factory=list)
+    failed_requests: list = field(default_factory=list)
+    inspection: dict = field(default_factory=dict)
+    mathjax_problem: str = ""
+    screenshot: Path = None
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def site_server(site_html):
+    """_build/html served on a free localhost port by a thread."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=site_html))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def visit(context, origin, page_name, report):
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.on("console", lambda msg: msg.type == "error" and report.console_errors.append(msg.text))
+    page.on("pageerror", lambda exc: report.console_errors.append(str(exc)))
+    page.on("response", lambda r: r.status >= 400 and report.failed_requests.append(f"{r.status} {r.url}"))
+    page.on("requestfailed", lambda r: report.failed_requests.append(f"{r.failure} {r.url}"))
+    page.goto(f"{origin}/{page_name}", wait_until="load")
+    page.wait_for_load_state("networkidle")
+    if page.locator(".math").count():
+        try:
+            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20_000)
+            page.evaluate("() => MathJax.startup.promise.then(() => true)")
+        except PlaywrightTimeout:
+            report.mathjax_problem = "MathJax did not start within 20 s"
+    report.inspection = page.evaluate(INSPECT_PAGE)
+    report.screenshot = SCREENSHOTS / (page_name.removesuffix(".html").replace("/", "__") + ".png")
+    page.screenshot(path=report.screenshot, full_page=True)
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def browser(site_server):
+    """A fresh chromium profile whose requests may not leave localhost.
+
+    Yields (context, record): a blocked request's URL goes to record["blocked"].
+    """
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (`make system-deps`)", pytrace=False)
+    origin_host = urlsplit(site_server).netloc
+    record = {"blocked": []}
+
+    def keep_local(route):
+        if urlsplit(route.request.url).netloc == origin_host:
+            route.continue_()
+        else:
+            record["blocked"].append(route.request.url)
+            route.abort()
+
+    with tempfile.TemporaryDirectory(prefix="site-browser-profile-") as profile, sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900})
+        context.route("**/*", keep_local)
+        yield context, record
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def page_reports(browser, site_server, site_pages):
+    """Visit every page once; the tests below each check one property of the visits."""
+    context, record = browser
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    reports = {}
+    for name in site_pages:
+        reports[name] = report = PageReport()
+        record["blocked"] = report.blocked_requests
+        visit(context, site_server, name, report)
+    return reports
+
+
+def test_the_offline_guard_catches_a_cdn_request(browser, site_server):
+    """The guard the other tests rely on: a page asking a CDN for MathJax is caught."""
+    context, record = browser
+    record["blocked"] = blocked = []
+    page = context.new_page()
+    page.goto(f"{site_server}/genindex.html")  # index.html would redirect mid-test
+    cdn_url = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"
+    page.evaluate("url => fetch(url).catch(() => null)", cdn_url)
+    page.close()
+    assert blocked == [cdn_url]
+
+
+def problems(reports, describe):
+    """One line per page that has a problem, as `page: what`."""
+    lines = [f"{name}: {what}" for name, report in reports.items() if (what := describe(report))]
+    return "\n".join(lines)
+
+
+def test_no_request_leaves_localhost(page_reports):
+    assert not problems(page_reports, lambda r: r.blocked_requests), \
+        "pages tried to reach the internet:\n" + problems(page_reports, lambda r: r.blocked_requests)
+
+
+def test_every_local_request_succeeds(page_reports):
+    assert not problems(page_reports, lambda r: r.failed_requests), \
+        "requests failed:\n" + problems(page_reports, lambda r: r.failed_requests)
+
+
+def test_no_console_errors(page_reports):
+    assert not problems(page_reports, lambda r: r.console_errors), \
+        "console errors:\n" + problems(page_reports, lambda r: r.console_errors)
+
+
+def test_all_math_is_typeset_by_local_mathjax(page_reports):
+    with_math = [name for name, r in page_reports.items() if r.inspection["math_total"]]
+    assert with_math, "no page has any maths: the chapters' equations are missing"
+
+    def math_trouble(r):
+        return r.mathjax_problem or r.inspection["math_untypeset"] or r.inspection["math_errors"]
+    assert not problems(page_reports, math_trouble), "maths not typeset:\n" + problems(page_reports, math_trouble)
+
+
+def test_every_image_loads_and_has_alt_text(page_reports):
+    assert sum(r.inspection["image_count"] for r in page_reports.values()), "the site has no images at all"
+    assert not problems(page_reports, lambda r: r.inspection["broken_images"]), \
+        "images that did not load:\n" + problems(page_reports, lambda r: r.inspection["broken_images"])
+    assert not problems(page_reports, lambda r: r.inspection["images_without_alt"]), \
+        "images without alt text:\n" + problems(page_reports, lambda r: r.inspection["images_without_alt"])
+
+
+def test_a_screenshot_of_every_page(page_reports):
+    missing = [name for name, r in page_reports.items() if not (r.screenshot.is_file() and r.screenshot.stat().st_size)]
+    assert not missing, f"no screenshot of: {missing}"

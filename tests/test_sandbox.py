@@ -1,0 +1,112 @@
+"""The kernel sandbox holds: what student code can see, reach and use up."""
+
+import os
+import socket
+import threading
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+from traitlets.config import Config
+
+from autograder.sandbox import SandboxedKernelManager, check_sandbox
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox drops from root to nobody")
+
+
+def run_in_sandbox(workdir, *sources, timeout=60, **limits):
+    """Execute code cells in a sandboxed kernel; return each cell's printed text or 'ErrorName: message'."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    config = Config()
+    for name, value in limits.items():
+        setattr(config.SandboxedKernelManager, name, value)
+    client = NotebookClient(nb, config=config, kernel_manager_class=SandboxedKernelManager, timeout=timeout,
+                            allow_errors=True, resources={"metadata": {"path": str(workdir)}})
+    client.execute()
+    results = []
+    for cell in nb.cells:
+        text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+        errors = [f"{o.ename}: {o.evalue}" for o in cell.outputs if o.output_type == "error"]
+        results.append((text + "".join(errors)).strip())
+    return results
+
+
+@pytest.fixture
+def submission(tmp_path):
+    """A submission folder with an instructor's secret beside it, as in a real course directory."""
+    (tmp_path / "secret_gradebook.db").write_text("the gradebook")
+    work = tmp_path / "autograded" / "alice" / "ex3_lstm_gates"
+    work.mkdir(parents=True)
+    (work / "data.txt").write_text("alice's data")
+    return work
+
+
+def test_the_sandbox_can_start_here():
+    check_sandbox()
+
+
+def test_kernel_sees_only_its_submission_and_the_system(submission):
+    who, files, course, own = run_in_sandbox(
+        submission,
+        "import os; print(os.getuid(), os.getcwd())",
+        f"print(sorted(os.listdir('.')), os.path.exists({str(submission.parent.parent.parent)!r} + '/secret_gradebook.db'))",
+        f"print(os.path.exists({REPO!r} + '/solutions'), os.path.exists({REPO!r} + '/autograder'), os.path.exists('/root/.ssh'))",
+        "open('notes.txt', 'w').write('ok'); print(open('data.txt').read())",
+    )
+    assert who == f"65534 {submission}"
+    assert files == "['data.txt'] False"
+    assert course == "False False False"
+    assert own == "alice's data"
+
+
+def test_system_is_read_only_and_reference_is_not_importable(submission):
+    write, reference = run_in_sandbox(submission, "open('/usr/lib/x', 'w')", "import autograder.reference")
+    assert write.startswith("OSError") and "Read-only file system" in write
+    assert reference.startswith("ModuleNotFoundError")
+
+
+def test_no_network_even_to_this_machine(submission):
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    (result,) = run_in_sandbox(submission, f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=3)")
+    server.close()
+    assert result.startswith(("ConnectionRefusedError", "OSError", "TimeoutError")), result
+    assert not accepted
+
+
+def test_memory_limit_stops_a_memory_bomb(submission):
+    bomb, after = run_in_sandbox(submission, "b = bytearray(3 * 1024**3)", "print('still here')", memory_mb=1024)
+    assert bomb.startswith("MemoryError")
+    assert after == "still here"
+
+
+def test_process_limit_stops_a_fork_bomb(submission):
+    (result,) = run_in_sandbox(submission, """
+import os, time
+children = []
+try:
+    for _ in range(200):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(30)
+            os._exit(0)
+        children.append(pid)
+except OSError as e:
+    print('stopped after', len(children), type(e).__name__)
+finally:
+    for pid in children:
+        os.kill(pid, 9)
+""", processes=40)
+    assert result.startswith("stopped after") and "BlockingIOError" in result
+    assert int(result.split()[2]) < 40
+
+
+def test_cpu_limit_kills_an_endless_loop(submission):
+    with pytest.raises(DeadKernelError):
+        run_in_sandbox(submission, "while True: pass", cpu_seconds=2, timeout=60)

@@ -10,10 +10,12 @@ the reason it failed, and the judged tests (for feedback and the report).
 """
 
 import json
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
 from nbgrader.api import Gradebook
+from sqlalchemy.exc import SAWarning
 
 from .course import Course, replace_folder, write_atomically
 from .run import Graded
@@ -60,6 +62,12 @@ class Recorder:
                          json.dumps(self.results, indent=1, sort_keys=True))
 
     def save_grades(self, graded: Graded) -> None:
+        with warnings.catch_warnings():
+            # nbgrader's add_submission triggers SQLAlchemy autoflush warnings; harmless
+            warnings.simplefilter("ignore", SAWarning)
+            self._save_grades(graded)
+
+    def _save_grades(self, graded: Graded) -> None:
         gb, student, assignment = self.gradebook, graded.student, self.assignment
         gb.update_or_create_student(student)
         timestamp = {"timestamp": graded.timestamp} if graded.timestamp else {}

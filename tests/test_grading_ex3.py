@@ -1,0 +1,86 @@
+"""Grade a generated class of ex3_lstm_gates submissions with the real pipeline.
+
+`autograder collect` reads a Canvas-style zip, `autograder grade --workers 2`
+runs nbgrader on every submission, `autograder export` writes the CSV; every
+per-question score must be the one the submission's known content earns
+(corpus_ex3.expected_points). Grading the same zip with one worker must give
+a byte-identical export.
+"""
+
+import csv
+import io
+
+import pytest
+
+import corpus_ex3 as corpus
+from autograder.cli import main
+
+DUE = "2025-03-02 00:00:00 UTC"
+
+
+@pytest.fixture(scope="module")
+def ex3(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ex3")
+    solutions, points = corpus.read_solution()
+    functions = list(solutions)
+    subs = corpus.class_corpus(functions)
+    base = ["--source", str(corpus.ROOT / "solutions"), "--release", str(tmp / "exercises")]
+    assert main(base + ["--course-dir", str(tmp / "g2"), "release", corpus.ASSIGNMENT, "--due", DUE]) == 0
+    released = tmp / "exercises" / corpus.ASSIGNMENT / f"{corpus.ASSIGNMENT}.ipynb"
+    corpus.write_canvas_zip(subs, released, solutions, tmp / "submissions.zip")
+    return dict(tmp=tmp, base=base, subs=subs, points=points, functions=functions)
+
+
+def grade_class(ex3, course_dir, workers, capsys):
+    args = ex3["base"] + ["--course-dir", str(ex3["tmp"] / course_dir)]
+    if course_dir != "g2":
+        assert main(args + ["release", corpus.ASSIGNMENT, "--due", DUE]) == 0
+    assert main(args + ["collect", corpus.ASSIGNMENT, str(ex3["tmp"] / "submissions.zip")]) == 0
+    collected = capsys.readouterr().out
+    assert main(args + ["grade", corpus.ASSIGNMENT, "--workers", str(workers), "--late-policy", "zero"]) == 0
+    summary = capsys.readouterr().out
+    assert main(args + ["export"]) == 0
+    capsys.readouterr()
+    return collected, summary, (ex3["tmp"] / course_dir / "exports" / "grades.csv").read_text()
+
+
+def test_two_workers_give_the_scores_the_content_earns(ex3, capsys):
+    collected, summary, export = grade_class(ex3, "g2", 2, capsys)
+    subs, points = ex3["subs"], ex3["points"]
+    assert "duplicate  twiced" in collected and "skipped    correcta_1_999_notes.txt: not a notebook" in collected
+    graded_subs = {s.student: s for s in subs if s.kinds}  # a later file replaces an earlier one
+    assert len(graded_subs) >= 30
+
+    rows = {row["student_id"]: row for row in csv.DictReader(io.StringIO(export))}
+    assert set(rows) == set(graded_subs), "exactly the gradable students are in the gradebook"
+    for student, sub in graded_subs.items():
+        expected = corpus.expected_points(sub.kinds, points)
+        for test, value in expected.items():
+            assert float(rows[student][f"{corpus.ASSIGNMENT}/{test}"]) == value, (student, test, sub.kinds)
+        total = 0.0 if sub.late else sum(expected.values())  # --late-policy zero
+        assert float(rows[student][corpus.ASSIGNMENT]) == total, student
+    assert sum(points.values()) == 16  # the notebook's own total, as its introduction says
+    assert float(rows["twiced"][f"{corpus.ASSIGNMENT}/test_update_hidden"]) == 0  # the newer file won
+
+    line = next(line for line in summary.splitlines() if line.startswith("notjson "))
+    assert "failed" in line and "not a valid notebook" in line
+    assert f"graded {len(graded_subs)}, failed 1" in summary
+
+
+def test_one_worker_gives_the_identical_export(ex3, capsys):
+    two = (ex3["tmp"] / "g2" / "exports" / "grades.csv")
+    if not two.exists():
+        grade_class(ex3, "g2", 2, capsys)
+    _, _, export = grade_class(ex3, "g1", 1, capsys)
+    assert export == two.read_text()
+
+
+def test_regrading_skips_unchanged_submissions(ex3, capsys):
+    args = ex3["base"] + ["--course-dir", str(ex3["tmp"] / "g2")]
+    if not (ex3["tmp"] / "g2" / "results").exists():
+        grade_class(ex3, "g2", 2, capsys)
+    assert main(args + ["grade", corpus.ASSIGNMENT, "--workers", "2"]) == 0
+    summary = capsys.readouterr().out
+    graded = len({s.student for s in ex3["subs"] if s.kinds})
+    # only the submission that failed is tried again
+    assert f"graded 0, failed 1, unchanged {graded}" in summary

@@ -1,0 +1,63 @@
+"""A catalogue of common student mistakes, as data.
+
+Each mistake replaces one piece of code in a solution cell of an assignment's
+source notebook. It counts as caught when, graded by real `nbgrader autograde`,
+the mistaken notebook loses points on `grade_cell` and that cell's visible test
+fails with a message containing `phrase` (the test names the mistake).
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mistake:
+    name: str        # also the nbgrader student id of the mistaken submission
+    assignment: str
+    cell: str        # id of the solution cell the mistake is made in
+    old: str         # code of the solution ...
+    new: str         # ... replaced by the mistaken code
+    grade_cell: str  # the test cell that must lose points
+    phrase: str      # what that test's message must say
+
+    def inject(self, notebook):
+        """Make the mistake in `notebook` (the source notebook, changed in place)."""
+        [cell] = [c for c in notebook.cells if c.get("id") == self.cell]
+        if cell.source.count(self.old) != 1:
+            raise ValueError(f"mistake {self.name}: {self.old!r} is not exactly once in cell {self.cell}")
+        cell.source = cell.source.replace(self.old, self.new)
+        return notebook
+
+
+EX3 = "ex3_lstm_gates"
+
+MISTAKES = [
+    # ex3_lstm_gates
+    Mistake("tanh_on_forget_gate", EX3, "forget_gate", "return sigmoid(z)", "return np.tanh(z)",
+            "test_forget_gate", "did you apply tanh instead of sigmoid?"),
+    Mistake("transposed_W_f", EX3, "forget_gate", "x_t @ W_f", "x_t @ W_f.T",
+            "test_forget_gate", "or transpose W_f?"),
+    Mistake("W_and_U_swapped", EX3, "input_gate", "x_t @ W_i + h_prev @ U_i", "x_t @ U_i + h_prev @ W_i",
+            "test_input_gate", "did you swap W_i and U_i"),
+    Mistake("sigmoid_on_candidate", EX3, "candidate_memory", "return np.tanh(z)", "return sigmoid(z)",
+            "test_candidate_memory", "did you apply sigmoid instead of tanh?"),
+    Mistake("missing_output_bias", EX3, "output_gate", "h_prev @ U_o + b_o", "h_prev @ U_o",
+            "test_output_gate", "did you forget the bias b_o?"),
+    Mistake("no_forget_gate_in_cell", EX3, "update_cell", "return f_t * c_prev", "return c_prev",
+            "test_update_cell", "did you multiply c_prev by f_t?"),
+    Mistake("cell_updated_in_place", EX3, "update_cell", "return f_t * c_prev + i_t * c_tilde",
+            "c_prev *= f_t\n    c_prev += i_t * c_tilde\n    return c_prev",
+            "test_update_cell", "changed one of its arguments in place"),
+    Mistake("tanh_missing_in_hidden", EX3, "update_hidden", "o_t * np.tanh(c_t)", "o_t * c_t",
+            "test_update_hidden", "did you forget the tanh"),
+    Mistake("gates_read_c_prev", EX3, "lstm_cell_forward", "forget_gate(x_t, h_prev,", "forget_gate(x_t, c_prev,",
+            "test_lstm_cell_forward", "did you swap h_prev and c_prev?"),
+    Mistake("forget_gate_gets_input_weights", EX3, "lstm_cell_forward",
+            'forget_gate(x_t, h_prev, p["W_f"], p["U_f"], p["b_f"])', 'forget_gate(x_t, h_prev, p["W_i"], p["U_i"], p["b_i"])',
+            "test_lstm_cell_forward", "each gate gets its own weights"),
+    Mistake("cache_key_misnamed", EX3, "lstm_cell_forward", '"c_tilde": c_tilde', '"c": c_tilde',
+            "test_lstm_cell_forward", "cache is missing the key(s) ['c_tilde']"),
+    Mistake("only_last_step_returned", EX3, "lstm_forward", "return np.stack(steps, axis=1),", "return h,",
+            "test_lstm_forward", "not only the last one"),
+    Mistake("cell_state_not_carried", EX3, "lstm_forward", "h, c, _ = lstm_cell_forward", "h, _, _ = lstm_cell_forward",
+            "test_lstm_forward", "pass both h and c from each step to the next"),
+]

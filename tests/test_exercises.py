@@ -1,0 +1,145 @@
+"""The assignments' notebooks: generated student versions, visible tests, hidden checks."""
+
+import ast
+import subprocess
+import sys
+
+import nbformat
+import numpy as np
+import pytest
+
+from autograder import checks, reference
+from exercise_course import NBGRADER, ROOT, source_notebook
+
+ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir())
+CHECKED = [name for name in checks.OUTPUT_NAMES]
+
+
+def student_version(assignment):
+    return ROOT / "exercises" / assignment / f"{assignment}.ipynb"
+
+
+def test_exercises_are_what_generate_assignment_makes(tmp_path):
+    """exercises/ must be regenerated (`make exercises`) whenever solutions/ changes."""
+    for assignment in ASSIGNMENTS:
+        subprocess.run([str(NBGRADER), "generate_assignment", assignment, "--force", "--no-db",
+                        f"--NbGrader.config_file={ROOT / 'autograder' / 'nbgrader_config'}",
+                        f"--CourseDirectory.release_directory={tmp_path}", "--log-level=ERROR"],
+                       check=True, cwd=tmp_path)
+        fresh = tmp_path / assignment / f"{assignment}.ipynb"
+        assert fresh.read_text() == student_version(assignment).read_text(), \
+            f"exercises/{assignment} is out of date: run `make exercises`"
+    assert sorted(p.name for p in (ROOT / "exercises").iterdir() if p.is_dir()) == ASSIGNMENTS
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_source_notebooks_are_committed_without_outputs(assignment):
+    notebook = nbformat.read(source_notebook(assignment), as_version=4)
+    nbformat.validate(notebook)
+    for cell in notebook.cells:
+        assert cell.cell_type != "code" or (not cell.outputs and cell.execution_count is None), cell.id
+        assert cell.id == cell.metadata["nbgrader"]["grade_id"]  # stable ids, as nbgrader names them
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_grade_cell_has_hidden_tests_through_checks(assignment):
+    notebook = nbformat.read(source_notebook(assignment), as_version=4)
+    grade_cells = [c for c in notebook.cells if c.metadata["nbgrader"].get("grade")]
+    assert grade_cells
+    for cell in grade_cells:
+        hidden = cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
+        assert "from autograder.checks import check_function" in hidden and "check_function(" in hidden, cell.id
+
+
+def _statements(source):
+    tree = ast.parse(source)
+    for node in tree.body:
+        yield node, compile(ast.Module([node], []), "<visible test>", "exec")
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_visible_expected_values_are_the_reference(assignment):
+    """Run each visible test with the reference in place of the student's functions;
+    every `expected_X = <literal>` must equal the X the reference computed just before."""
+    notebook = nbformat.read(student_version(assignment), as_version=4)
+    compared = 0
+    for cell in notebook.cells:
+        if not cell.metadata.get("nbgrader", {}).get("grade"):
+            continue
+        namespace = {"np": np, **{k: getattr(reference, k) for k in dir(reference) if not k.startswith("_")}}
+        for node, code in _statements(cell.source):
+            target = node.targets[0].id if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) else ""
+            exec(code, namespace)
+            if target.startswith("expected_") and isinstance(node.value, ast.Call):
+                computed = np.asarray(namespace[target.removeprefix("expected_")])
+                literal = namespace[target]
+                assert literal.shape == computed.shape, (cell.id, target)
+                np.testing.assert_allclose(literal, computed, rtol=0, atol=1e-8, err_msg=f"{cell.id}: {target}")
+                compared += 1
+    assert compared >= 5
+
+
+@pytest.mark.parametrize("name", CHECKED)
+def test_the_reference_passes_its_own_hidden_checks(name):
+    if name == "build_model":
+        pytest.skip("build_model is graded by training, not by check_function")
+    for seed in range(10):
+        checks.check_function(name, getattr(reference, name), seed=seed)
+
+
+def _raises(name, function, phrase):
+    with pytest.raises(AssertionError, match=phrase):
+        checks.check_function(name, function, seed=0)
+
+
+def test_hidden_checks_catch_what_visible_tests_may_miss():
+    def overflowing_sigmoid(z):
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def float64_only(x_t, h_prev, W_f, U_f, b_f):
+        assert x_t.dtype == np.float64, "only float64"
+        return reference.forget_gate(x_t, h_prev, W_f, U_f, b_f)
+
+    def float32_output(c_t, o_t):
+        return reference.update_hidden(c_t, o_t).astype(np.float32)
+
+    def returns_c0(x, h0, c0, params):
+        h_seq, h_T, _ = reference.lstm_forward(x, h0, c0, params)
+        return h_seq, h_T, c0
+
+    def mapping_not_checked(h_seq, W_y, b_y, mapping):
+        return h_seq[:, -1] @ W_y + b_y if mapping == "many_to_one" else h_seq @ W_y + b_y
+
+    def wrong_db_sign(dh_t, dc_t, cache):
+        grads = reference.lstm_cell_backward(dh_t, dc_t, cache)
+        return dict(grads, db_o=-grads["db_o"])
+
+    def scales_in_place(c_prev, f_t, i_t, c_tilde):
+        c_prev *= 1.0
+        f_t *= 0.5
+        return reference.update_cell(c_prev, 2 * f_t, i_t, c_tilde)
+
+    _raises("sigmoid", overflowing_sigmoid, "RuntimeWarning: overflow")
+    _raises("forget_gate", float64_only, r"(?s)raised AssertionError: only float64.*\(float32\)")
+    _raises("update_hidden", float32_output, "dtype float32, expected float64")
+    _raises("lstm_forward", returns_c0, "view of its argument c0")
+    _raises("rnn_predict", mapping_not_checked, "should raise ValueError")
+    _raises("lstm_cell_backward", wrong_db_sign, r'grads\["db_o"\] has wrong values')
+    _raises("update_cell", scales_in_place, "modified its argument f_t in place")
+
+
+def test_gradient_check_is_independent_of_the_reference_backward(monkeypatch):
+    """The centred-difference check alone rejects a wrong gradient, even one the reference shares."""
+    right_backward = reference.lstm_cell_backward
+
+    def wrong_backward(dh_t, dc_t, cache):
+        grads = right_backward(dh_t, dc_t, cache)
+        return dict(grads, dU_c=2 * grads["dU_c"])
+
+    monkeypatch.setattr(reference, "lstm_cell_backward", wrong_backward)
+    _raises("lstm_cell_backward", wrong_backward, "centred-difference gradient check")
+
+
+def test_importing_checks_does_not_import_tensorflow():
+    code = "import sys, autograder.checks, autograder.cases; assert 'tensorflow' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

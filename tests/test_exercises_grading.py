@@ -1,0 +1,71 @@
+"""Every assignment graded by real nbgrader, end to end, in a temporary course.
+
+One `nbgrader autograde` run per assignment grades, as separate students, the
+solution, the blank student version and every mistake of the catalogue.
+"""
+
+import nbformat
+import pytest
+
+from exercise_course import ROOT, ExerciseCourse, solved, source_notebook, validate
+from mistakes import MISTAKES
+
+ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir())
+
+
+@pytest.fixture(scope="session")
+def graded(tmp_path_factory):
+    """graded(assignment) -> the course, autograded once per test session."""
+    courses = {}
+
+    def graded(assignment):
+        if assignment not in courses:
+            course = ExerciseCourse(tmp_path_factory.mktemp(assignment), assignment)
+            course.submit("solution", solved(assignment))
+            course.submit("blank", nbformat.read(course.released, as_version=4))
+            for mistake in MISTAKES:
+                if mistake.assignment == assignment:
+                    course.submit(mistake.name, mistake.inject(solved(assignment)))
+            course.autograde()
+            courses[assignment] = course
+        return courses[assignment]
+
+    return graded
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_earns_full_marks(graded, assignment):
+    course = graded(assignment)
+    assert course.scores()["solution"] == course.max_scores()
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_blank_student_version_earns_zero(graded, assignment):
+    course = graded(assignment)
+    scores = course.scores()["blank"]
+    assert set(scores) == set(course.max_scores()) and not any(scores.values()), scores
+    assert all("NotImplementedError" in error for error in course.errors("blank").values())
+
+
+@pytest.mark.parametrize("mistake", MISTAKES, ids=lambda m: m.name)
+def test_mistake_loses_points_and_is_named(graded, mistake):
+    course = graded(mistake.assignment)
+    scores = course.scores()[mistake.name]
+    assert scores[mistake.grade_cell] < course.max_scores()[mistake.grade_cell], \
+        f"{mistake.name} kept all points of {mistake.grade_cell}"
+    error = course.errors(mistake.name).get(mistake.grade_cell, "")
+    assert mistake.phrase in error, f"{mistake.grade_cell} failed with {error!r}, not naming the mistake"
+
+
+def test_catalogue_covers_every_assignment_and_is_large_enough():
+    assert len(MISTAKES) >= 25
+    assert len({m.name for m in MISTAKES}) == len(MISTAKES)
+    assert {m.assignment for m in MISTAKES} <= set(ASSIGNMENTS)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_validate_passes_the_solution_and_fails_the_blank(graded, assignment):
+    passed, output = validate(source_notebook(assignment))
+    assert passed, output
+    passed, output = validate(graded(assignment).released)
+    assert not passed and "VALIDATION FAILED" in output

@@ -27,7 +27,8 @@ class Summary:
 
 
 def grade(course: Course, assignment: str, workers: int | None = None, force: bool = False,
-          options: RunOptions = RunOptions(), progress=sys.stderr) -> Summary:
+          options: RunOptions = RunOptions(), progress=None) -> Summary:
+    progress = progress or sys.stderr
     course.require_assignment(assignment)
     students = course.submitted_students(assignment)
     if not students:

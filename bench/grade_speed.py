@@ -1,0 +1,135 @@
+"""How much faster `autograder grade` is than plain `nbgrader autograde`.
+
+Grades one class of 40 generated ex3_lstm_gates submissions (tests/corpus_ex3.py)
+three ways, in one run, on the same input:
+  1. plain `nbgrader autograde` (one process, one submission after another);
+  2. `autograder grade --workers N` (default: the number of cores);
+  3. the bare-kernel floor: start a kernel and run each notebook with nbclient,
+     no grading at all, one after another.
+Prints the wall times, the speed-up, the per-notebook cost against the floor,
+and whether both graders gave every student the same score on every test.
+
+    .venv/bin/python bench/grade_speed.py [--workers N] [--students 40]
+"""
+
+import argparse
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+import corpus_ex3 as corpus  # noqa: E402
+import nbformat  # noqa: E402
+from nbclient import NotebookClient  # noqa: E402
+
+BIN = Path(sys.executable).parent
+
+
+def make_class(tmp: Path, students: int) -> Path:
+    """A folder of 40 Canvas-named notebooks, one per student (the newest of each)."""
+    solutions, _ = corpus.read_solution()
+    subs = [s for s in corpus.class_corpus(list(solutions), size=students + 1) if s.kinds]
+    newest = {s.student: s for s in subs}  # later entries are the newer resubmissions
+    chosen = list(newest.values())[:students]
+    released = tmp / "exercises" / corpus.ASSIGNMENT / f"{corpus.ASSIGNMENT}.ipynb"
+    folder = tmp / "download"
+    folder.mkdir()
+    for n, sub in enumerate(chosen):
+        name = f"{sub.student}_{sub.lms_id}_{1000 + n}_{corpus.ASSIGNMENT}.ipynb"
+        (folder / name).write_bytes(corpus.student_notebook(released, solutions, sub.kinds))
+    return folder
+
+
+def autograder(tmp: Path, *args) -> float:
+    command = [str(BIN / "autograder"), "--course-dir", str(tmp / "ours"), "--release", str(tmp / "exercises"),
+               *map(str, args)]
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def plain_nbgrader(tmp: Path) -> float:
+    """nbgrader autograde over a copy of the same collected submissions and gradebook."""
+    course = tmp / "plain"
+    course.mkdir()
+    shutil.copytree(tmp / "ours" / "submitted", course / "submitted")
+    shutil.copy(tmp / "ours" / "gradebook.db", course / "gradebook.db")
+    (course / "nbgrader_config.py").write_text(
+        (ROOT / "autograder" / "nbgrader_config.py").read_text() + "\n"
+        f"c.CourseDirectory.root = {str(course)!r}\n"
+        f"c.CourseDirectory.source_directory = {str(ROOT / 'solutions')!r}\n"
+        f"c.CourseDirectory.release_directory = {str(tmp / 'exercises')!r}\n"
+        f"c.CourseDirectory.db_url = 'sqlite:///{course / 'gradebook.db'}'\n"
+        "c.CourseDirectory.course_id = 'lstm_course'\n")
+    env = dict(os.environ, PATH=os.pathsep.join([str(BIN), os.environ["PATH"]]))
+    started = time.perf_counter()
+    subprocess.run([str(BIN / "nbgrader"), "autograde", corpus.ASSIGNMENT, "--log-level=ERROR"],
+                   cwd=course, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def bare_kernel_floor(tmp: Path) -> list[float]:
+    """Seconds to start a kernel and run each submitted notebook, nothing else."""
+    times = []
+    for path in sorted((tmp / "ours" / "submitted").glob(f"*/{corpus.ASSIGNMENT}/*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        started = time.perf_counter()
+        NotebookClient(nb, timeout=30, allow_errors=True, resources={"metadata": {"path": str(tmp)}}).execute()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def scores(db: Path) -> dict:
+    query = """select s.student_id, c.name, g.auto_score from grade g
+               join grade_cells c on c.id = g.cell_id
+               join submitted_notebook n on n.id = g.notebook_id
+               join submitted_assignment s on s.id = n.assignment_id"""
+    with sqlite3.connect(db) as con:
+        return {(student, cell): score for student, cell, score in con.execute(query)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--students", type=int, default=40)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="grade-speed-"))
+    try:
+        autograder(tmp, "release", corpus.ASSIGNMENT)
+        folder = make_class(tmp, args.students)
+        autograder(tmp, "collect", corpus.ASSIGNMENT, folder)
+        n = len(list((tmp / "ours" / "submitted").iterdir()))
+
+        plain = plain_nbgrader(tmp)
+        ours = autograder(tmp, "grade", corpus.ASSIGNMENT, "--workers", args.workers)
+        floor = bare_kernel_floor(tmp)
+
+        import json
+        inside = [e["seconds"] for e in json.loads((tmp / "ours" / "results" / f"{corpus.ASSIGNMENT}.json")
+                                                   .read_text()).values()]
+        same = scores(tmp / "plain" / "gradebook.db") == scores(tmp / "ours" / "gradebook.db")
+        floor_each = statistics.mean(floor)
+        print(f"{n} submissions of {corpus.ASSIGNMENT}, {os.cpu_count()} cores, {args.workers} workers")
+        print(f"plain nbgrader autograde (serial):   {plain:7.1f} s  ({plain / n:.2f} s per notebook)")
+        print(f"autograder grade --workers {args.workers}:       {ours:7.1f} s  ({ours / n:.2f} s per notebook)")
+        print(f"speed-up:                            {plain / ours:7.2f}x")
+        print(f"bare-kernel floor (serial):          {sum(floor):7.1f} s  ({floor_each:.2f} s per notebook)")
+        print(f"autograder per notebook, in a worker: {statistics.mean(inside):.2f} s mean "
+              f"= {statistics.mean(inside) / floor_each:.2f}x the floor")
+        print(f"autograder worker-seconds per notebook (wall x workers / n): {ours * args.workers / n:.2f} s "
+              f"= {ours * args.workers / n / floor_each:.2f}x the floor")
+        print(f"scores identical: {same}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -28,9 +28,29 @@ class Mistake:
         return notebook
 
 
-EX3 = "ex3_lstm_gates"
+EX1, EX3 = "ex1_rnn_basics", "ex3_lstm_gates"
 
 MISTAKES = [
+    # ex1_rnn_basics
+    Mistake("overflowing_sigmoid", EX1, "sigmoid", "return np.exp(-np.logaddexp(0.0, -z))", "return 1 / (1 + np.exp(-z))",
+            "test_sigmoid", "sigmoid overflowed"),
+    Mistake("sigmoid_in_rnn_cell", EX1, "rnn_cell_forward", "return np.tanh(x_t @ W_x + h_prev @ W_h + b)",
+            "return 1 / (1 + np.exp(-(x_t @ W_x + h_prev @ W_h + b)))",
+            "test_rnn_cell_forward", "did you apply sigmoid instead of tanh?"),
+    Mistake("missing_rnn_bias", EX1, "rnn_cell_forward", "h_prev @ W_h + b)", "h_prev @ W_h)",
+            "test_rnn_cell_forward", "did you forget the bias b?"),
+    Mistake("W_x_and_W_h_swapped", EX1, "rnn_cell_forward", "x_t @ W_x + h_prev @ W_h", "x_t @ W_h + h_prev @ W_x",
+            "test_rnn_cell_forward", "did you swap W_x and W_h"),
+    Mistake("rnn_returns_last_step", EX1, "rnn_forward", "return np.stack(states, axis=1)", "return h",
+            "test_rnn_forward", "not only the last one"),
+    Mistake("rnn_restarts_from_h0", EX1, "rnn_forward", "rnn_cell_forward(x[:, t], h,", "rnn_cell_forward(x[:, t], h0,",
+            "test_rnn_forward", "pass each step's h_t on to the next step"),
+    Mistake("many_to_one_reads_first_step", EX1, "rnn_predict", "h_seq[:, -1] @ W_y", "h_seq[:, 0] @ W_y",
+            "test_rnn_predict", "many_to_one should read the last step"),
+    Mistake("unknown_mapping_accepted", EX1, "rnn_predict", "raise ValueError(f\"mapping must", "return None  # (f\"mapping must",
+            "test_rnn_predict", "should raise ValueError for an unknown mapping"),
+    Mistake("x0_fed_every_step", EX1, "one_to_many", "x_t = y  #", "x_t = x0  #",
+            "test_one_to_many", "feed the previous output y back in"),
     # ex3_lstm_gates
     Mistake("tanh_on_forget_gate", EX3, "forget_gate", "return sigmoid(z)", "return np.tanh(z)",
             "test_forget_gate", "did you apply tanh instead of sigmoid?"),

@@ -28,7 +28,7 @@ class Mistake:
         return notebook
 
 
-EX1, EX3 = "ex1_rnn_basics", "ex3_lstm_gates"
+EX1, EX2, EX3 = "ex1_rnn_basics", "ex2_vanishing_gradients", "ex3_lstm_gates"
 
 MISTAKES = [
     # ex1_rnn_basics
@@ -51,6 +51,24 @@ MISTAKES = [
             "test_rnn_predict", "should raise ValueError for an unknown mapping"),
     Mistake("x0_fed_every_step", EX1, "one_to_many", "x_t = y  #", "x_t = x0  #",
             "test_one_to_many", "feed the previous output y back in"),
+    # ex2_vanishing_gradients
+    Mistake("jacobian_without_tanh_derivative", EX2, "rnn_step_jacobian", "1.0 - h_t**2", "np.ones_like(h_t)",
+            "test_rnn_step_jacobian", "did you forget the factor (1 - h_t**2)"),
+    Mistake("jacobian_tanh_applied_again", EX2, "rnn_step_jacobian", "1.0 - h_t**2", "1.0 - np.tanh(h_t)**2",
+            "test_rnn_step_jacobian", "apply tanh to h_t again"),
+    Mistake("jacobian_not_transposed", EX2, "rnn_step_jacobian", '"bi,ji->bij"', '"bi,ij->bij"',
+            "test_rnn_step_jacobian", "did you forget to transpose W_h?"),
+    Mistake("jacobian_factor_on_columns", EX2, "rnn_step_jacobian", '"bi,ji->bij"', '"bj,ji->bij"',
+            "test_rnn_step_jacobian", "the factor belongs to row i"),
+    Mistake("jacobian_product_off_by_one", EX2, "gradient_norms", "rnn_step_jacobian(h_seq[:, k], W_h)",
+            "rnn_step_jacobian(h_seq[:, k - 1], W_h)", "test_gradient_norms", "off by one step"),
+    Mistake("jacobians_in_reverse_order", EX2, "gradient_norms", "product @ rnn_step_jacobian(h_seq[:, k], W_h)",
+            "rnn_step_jacobian(h_seq[:, k], W_h) @ product", "test_gradient_norms", "chain-rule order"),
+    Mistake("forget_product_includes_f_k", EX2, "cell_state_gradient",
+            "later = np.concatenate([f_seq[:, 1:], np.ones_like(f_seq[:, :1])], axis=1)", "later = f_seq",
+            "test_cell_state_gradient", "off by one"),
+    Mistake("forget_product_shifted", EX2, "cell_state_gradient", "f_seq[:, 1:]", "f_seq[:, :-1]",
+            "test_cell_state_gradient", "check the first and the last factor"),
     # ex3_lstm_gates
     Mistake("tanh_on_forget_gate", EX3, "forget_gate", "return sigmoid(z)", "return np.tanh(z)",
             "test_forget_gate", "did you apply tanh instead of sigmoid?"),

@@ -76,7 +76,7 @@ def test_visible_expected_values_are_the_reference(assignment):
                 assert literal.shape == computed.shape, (cell.id, target)
                 np.testing.assert_allclose(literal, computed, rtol=0, atol=1e-8, err_msg=f"{cell.id}: {target}")
                 compared += 1
-    assert compared >= 5
+    assert compared, "no expected_X literal found: the visible tests lost their expected values"
 
 
 @pytest.mark.parametrize("name", CHECKED)

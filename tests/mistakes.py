@@ -28,7 +28,7 @@ class Mistake:
         return notebook
 
 
-EX1, EX2, EX3 = "ex1_rnn_basics", "ex2_vanishing_gradients", "ex3_lstm_gates"
+EX1, EX2, EX3, EX5 = "ex1_rnn_basics", "ex2_vanishing_gradients", "ex3_lstm_gates", "ex5_lstm_backward"
 
 MISTAKES = [
     # ex1_rnn_basics
@@ -98,4 +98,23 @@ MISTAKES = [
             "test_lstm_forward", "not only the last one"),
     Mistake("cell_state_not_carried", EX3, "lstm_forward", "h, c, _ = lstm_cell_forward", "h, _, _ = lstm_cell_forward",
             "test_lstm_forward", "pass both h and c from each step to the next"),
+    # ex5_lstm_backward
+    Mistake("no_path_through_h_t", EX5, "lstm_cell_backward", "dc = dc_t + dh_t * o * (1 - tanh_c**2)", "dc = dc_t",
+            "test_backward_shapes_and_memory_path", "did you add the path through h_t"),
+    Mistake("dc_prev_skips_forget_gate", EX5, "lstm_cell_backward", '"dc_prev": dc * f', '"dc_prev": dc',
+            "test_backward_shapes_and_memory_path", "only through the forget gate"),
+    Mistake("bias_gradient_not_summed", EX5, "lstm_cell_backward", "dz[g].sum(axis=0)", "dz[g]",
+            "test_backward_shapes_and_memory_path", "sum dz over the batch"),
+    Mistake("weight_gradient_transposed", EX5, "lstm_cell_backward", "x_t.T @ dz[g]", "dz[g].T @ x_t",
+            "test_backward_shapes_and_memory_path", "dW_g = x_t.T @ dz_g"),
+    Mistake("gradient_updated_in_place", EX5, "lstm_cell_backward", "dc = dc_t + dh_t", "dc = dc_t\n    dc += dh_t",
+            "test_backward_shapes_and_memory_path", "changed dh_t, dc_t or the cache in place"),
+    Mistake("wrong_sign_output_gate", EX5, "lstm_cell_backward", "do = dh_t * tanh_c", "do = -dh_t * tanh_c",
+            "test_backward_values", "dz_o = dh_t * tanh(c_t) * o * (1 - o): check each factor and its sign"),
+    Mistake("tanh_derivative_on_forget_gate", EX5, "lstm_cell_backward", "df * f * (1 - f)", "df * (1 - f**2)",
+            "test_backward_values", "dz_f = dc * c_prev * f * (1 - f)"),
+    Mistake("input_gradient_misses_a_gate", EX5, "lstm_cell_backward", '"dx_t": sum(dz[g] @ params[f"W_{g}"].T for g in "fico")',
+            '"dx_t": sum(dz[g] @ params[f"W_{g}"].T for g in "fio")', "test_backward_values", "sum over all four gates"),
+    Mistake("candidate_gradient_wrong_sign", EX5, "lstm_cell_backward", '"c": dc_tilde * (1 - c_tilde**2)',
+            '"c": -dc_tilde * (1 - c_tilde**2)', "test_backward_gradient_check", "differs from the centred-difference gradient"),
 ]

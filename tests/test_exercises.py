@@ -143,3 +143,11 @@ def test_gradient_check_is_independent_of_the_reference_backward(monkeypatch):
 def test_importing_checks_does_not_import_tensorflow():
     code = "import sys, autograder.checks, autograder.cases; assert 'tensorflow' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("assignment", ["ex1_rnn_basics", "ex2_vanishing_gradients", "ex3_lstm_gates", "ex5_lstm_backward"])
+def test_numpy_exercises_run_without_tensorflow(assignment):
+    """The solved student version runs in a fresh process and leaves TensorFlow unimported."""
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "exercise_times.py"), "--here", assignment],
+                         capture_output=True, text=True, check=True).stdout
+    assert '"tensorflow_imported": false' in out, out

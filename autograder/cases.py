@@ -10,12 +10,16 @@ arguments in the order of the spec, so the function is called as ``f(*case.value
 Every list holds a case whose sizes all differ (a transposed or swapped matrix
 cannot go unnoticed), a square one, random ones, and the first case again in
 float32. For ``lstm_cell_backward`` the ``cache`` argument holds only the forward
-step's inputs; the grader completes it with the reference forward pass.
+step's inputs; the grader completes it with the reference forward pass. A
+``build_model`` case holds the sizes to build with, plus under ``PROBE`` the
+weights to load into the model and the inputs to predict on (not arguments).
 """
 
 import numpy as np
 
 N_RANDOM = 4  # random-size cases per function, besides the fixed-pattern ones
+N_MODELS = 2  # build_model cases: building a Keras model is slow
+PROBE = "probe"  # the key of a build_model case's weights and inputs
 GATE_FUNCTIONS = ("forget_gate", "input_gate", "candidate_memory", "output_gate")
 PARAM_KEYS = tuple(f"{kind}_{gate}" for gate in ("f", "i", "c", "o") for kind in ("W", "U", "b"))
 
@@ -28,6 +32,8 @@ def draw(name, rng):
              dict(batch=2, n_x=3, n_h=3, n_y=3, T=3)]  # square
     sizes += [{k: int(rng.integers(1, 6)) for k in ("batch", "n_x", "n_h", "n_y", "T")}
               for _ in range(N_RANDOM)]
+    if name == "build_model":  # Keras works in float32 anyway
+        return [_build_model(rng, **s) for s in sizes[:N_MODELS]]
     cases = [_DRAWERS[name](rng, k=k, **s) for k, s in enumerate(sizes)]
     return cases + [_as_float32(cases[0])]
 
@@ -149,6 +155,14 @@ def _lstm_cell_backward(rng, batch, n_x, n_h, **_):
                 cache=_lstm_cell_forward(rng, batch, n_x, n_h))  # the forward inputs only
 
 
+def _build_model(rng, batch, n_x, n_h, n_y, T, **_):
+    n_classes = n_y + 1  # a classifier needs two classes at least
+    probe = dict(_params_from_keras(rng, n_x, n_h), W_y=_weights(rng, n_h, n_classes),
+                 b_y=_normal(rng, n_classes, scale=0.5), x=_normal(rng, batch, T, n_x))
+    return {"seq_len": T, "n_features": n_x, "n_classes": n_classes, "units": n_h,
+            PROBE: _as_float32(probe)}
+
+
 _DRAWERS = {
     "sigmoid": _sigmoid,
     "rnn_cell_forward": _rnn_cell_forward,
@@ -166,4 +180,5 @@ _DRAWERS = {
     "params_from_keras": _params_from_keras,
     "keras_from_params": _keras_from_params,
     "lstm_cell_backward": _lstm_cell_backward,
+    "build_model": _build_model,
 }

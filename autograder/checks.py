@@ -15,6 +15,10 @@ a sandbox and the other two outside it:
 3. ``judge`` compares the outcome with the reference and returns a message, or
    None when the function is right.
 
+``build_model`` returns a Keras model, which cannot leave a sandbox: ``run``
+reduces it to plain data (its layers, settings, and its output for weights
+loaded from the case), and ``judge`` compares that with the reference in NumPy.
+
 Importing this module does not import TensorFlow.
 """
 
@@ -38,6 +42,7 @@ OUTPUT_NAMES = {  # how messages name what a function returns (from the spec)
     "update_cell": "c_t", "update_hidden": "h_t", "lstm_cell_forward": ("h_t", "c_t", "cache"),
     "lstm_forward": ("h_seq", "h_T", "c_T"), "params_from_keras": "params",
     "keras_from_params": ("kernel", "recurrent_kernel", "bias"), "lstm_cell_backward": "grads",
+    "build_model": "model",
 }
 HOLDS_INPUTS = {"cache"}  # outputs that keep the inputs by design (the forward pass's cache)
 
@@ -83,7 +88,9 @@ def run(name, function, arguments):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            outcome.value = function(*arguments.values())
+            outcome.value = function(*(v for k, v in arguments.items() if k != cases.PROBE))
+            if name == "build_model":
+                outcome.value = _probe_model(outcome.value, arguments[cases.PROBE])
         except Exception as error:  # the student's bug, reported as text
             outcome.error = f"{type(error).__name__}: {error}"
     outcome.warnings = [f"{w.category.__name__}: {w.message}" for w in caught
@@ -107,6 +114,8 @@ def judge(name, arguments, outcome):
                 "return a new array (e.g. with np.array or np.copy)")
     if outcome.warnings:
         return f"it emitted {outcome.warnings[0]} (a numerically unstable formula?)"
+    if name == "build_model":
+        return f"it raised {outcome.error}" if outcome.error else _judge_model(arguments, outcome.value)
     try:
         expected = getattr(reference, name)(*copy.deepcopy(arguments).values())
     except ValueError as error:
@@ -127,6 +136,8 @@ def describe(arguments):
     """The argument shapes, e.g. 'x_t (3, 2), h_prev (3, 4), ... (float32)'."""
     parts = []
     for key, value in arguments.items():
+        if key == cases.PROBE:
+            continue
         if isinstance(value, np.ndarray):
             parts.append(f"{key} {value.shape}")
         elif isinstance(value, dict):
@@ -134,7 +145,7 @@ def describe(arguments):
                                                     if isinstance(v, np.ndarray)) + ", ...")
         else:
             parts.append(f"{key}={value!r}")
-    float32 = any(a.dtype == np.float32 for _, a in _arrays(arguments))
+    float32 = any(a.dtype == np.float32 for path, a in _arrays(arguments) if cases.PROBE not in path)
     return ", ".join(parts) + (" (float32)" if float32 else "")
 
 
@@ -212,6 +223,66 @@ def _gradient_check(arguments, grads):
         if not np.allclose(grads[key], numeric, rtol=GRADCHECK_TOL, atol=GRADCHECK_TOL):
             return f'grads["{key}"] disagrees with the centred-difference gradient check'
     return None
+
+
+# --- Keras models ------------------------------------------------------------------
+
+def _probe_model(model, probe):
+    """A student's model as plain data: its layers and settings, and its output
+    for the probe's inputs after loading the probe's weights."""
+    layers = [layer for layer in getattr(model, "layers", []) if type(layer).__name__ != "InputLayer"]
+    loss = getattr(model, "loss", None)
+    summary = {"layers": [type(layer).__name__ for layer in layers],
+               "input_shape": tuple(getattr(model, "input_shape", ())),
+               "compiled": bool(getattr(model, "compiled", False)),
+               "loss": loss if isinstance(loss, str) or loss is None else getattr(loss, "name", type(loss).__name__),
+               "probabilities": None, "load_error": ""}
+    if summary["layers"] != ["LSTM", "Dense"]:
+        return summary
+    lstm, dense = layers
+    summary.update(units=lstm.units, activation=lstm.activation.__name__,
+                   recurrent_activation=lstm.recurrent_activation.__name__,
+                   return_sequences=lstm.return_sequences, classes=dense.units,
+                   output_activation=dense.activation.__name__)
+    try:
+        lstm.set_weights([probe["kernel"], probe["recurrent_kernel"], probe["bias"]])
+        dense.set_weights([probe["W_y"], probe["b_y"]])
+        summary["probabilities"] = np.asarray(model(probe["x"]))
+    except Exception as error:  # e.g. weights of the wrong shape for a layer built otherwise
+        summary["load_error"] = f"{type(error).__name__}: {error}"
+    return summary
+
+
+def _judge_model(arguments, model):
+    """Compare a probed model with the architecture of the spec and with the reference in NumPy."""
+    seq_len, n_features, n_classes, units = (arguments[k] for k in ("seq_len", "n_features", "n_classes", "units"))
+    if model["layers"] != ["LSTM", "Dense"]:
+        return f"the model's layers should be LSTM then Dense, got {model['layers']}"
+    if model["input_shape"] != (None, seq_len, n_features):
+        return f"the model's input shape should be (None, seq_len, n_features) = {(None, seq_len, n_features)}, got {model['input_shape']}"
+    if model["units"] != units:
+        return f"the LSTM layer should have units={units}, got {model['units']}"
+    if model["return_sequences"]:
+        return "the LSTM should return only its last hidden state (return_sequences=False): one prediction per sequence"
+    if (model["activation"], model["recurrent_activation"]) != ("tanh", "sigmoid"):
+        return "keep the LSTM's default activations: tanh, and sigmoid for the gates"
+    if (model["classes"], model["output_activation"]) != (n_classes, "softmax"):
+        return (f"the Dense layer should have n_classes={n_classes} units and activation='softmax', "
+                f"got {model['classes']} units and {model['output_activation']!r}")
+    if not model["compiled"]:
+        return "compile the model (model.compile(...)) before returning it"
+    if model["loss"] != "sparse_categorical_crossentropy":
+        return f"compile with loss='sparse_categorical_crossentropy' (the labels are class numbers), not {model['loss']!r}"
+    if model["load_error"]:
+        return f"loading weights of the right shapes into its layers failed: {model['load_error']}"
+    probe = {k: np.asarray(v, dtype=np.float64) for k, v in arguments[cases.PROBE].items()}
+    zeros = np.zeros((probe["x"].shape[0], units))
+    params = reference.params_from_keras(probe["kernel"], probe["recurrent_kernel"], probe["bias"])
+    _, h_T, _ = reference.lstm_forward(probe["x"], zeros, zeros, params)
+    logits = h_T @ probe["W_y"] + probe["b_y"]
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    return _compare_arrays(expected, model["probabilities"], "the model's output for the same weights", True)
 
 
 # --- walking nested results ---------------------------------------------------------

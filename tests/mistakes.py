@@ -28,7 +28,8 @@ class Mistake:
         return notebook
 
 
-EX1, EX2, EX3, EX5 = "ex1_rnn_basics", "ex2_vanishing_gradients", "ex3_lstm_gates", "ex5_lstm_backward"
+EX1, EX2, EX3 = "ex1_rnn_basics", "ex2_vanishing_gradients", "ex3_lstm_gates"
+EX4, EX5 = "ex4_keras_lstm", "ex5_lstm_backward"
 
 MISTAKES = [
     # ex1_rnn_basics
@@ -98,6 +99,23 @@ MISTAKES = [
             "test_lstm_forward", "not only the last one"),
     Mistake("cell_state_not_carried", EX3, "lstm_forward", "h, c, _ = lstm_cell_forward", "h, _, _ = lstm_cell_forward",
             "test_lstm_forward", "pass both h and c from each step to the next"),
+    # ex4_keras_lstm
+    Mistake("keras_gate_order_ifoc", EX4, "params_from_keras", 'enumerate("ifco")', 'enumerate("ifoc")',
+            "test_params_from_keras", "Keras packs the gates in the order i, f, c, o"),
+    Mistake("keras_gate_order_icfo", EX4, "params_from_keras", 'enumerate("ifco")', 'enumerate("icfo")',
+            "test_params_from_keras", "Keras packs the gates in the order i, f, c, o"),
+    Mistake("keras_blocks_returned_as_views", EX4, "params_from_keras", 'params[f"W_{gate}"] = kernel[:, block].copy()',
+            'params[f"W_{gate}"] = kernel[:, block]', "test_params_from_keras", "copy each block"),
+    Mistake("packed_in_equation_order", EX4, "keras_from_params", 'order = "ifco"', 'order = "fico"',
+            "test_keras_from_params", "in Keras' order i, f, c, o"),
+    Mistake("dense_without_softmax", EX4, "build_model", 'keras.layers.Dense(n_classes, activation="softmax")',
+            "keras.layers.Dense(n_classes)", "test_build_model", "activation='softmax'"),
+    Mistake("lstm_returns_sequences", EX4, "build_model", "keras.layers.LSTM(units)",
+            "keras.layers.LSTM(units, return_sequences=True)", "test_build_model", "return_sequences=False"),
+    Mistake("model_not_compiled", EX4, "build_model", "model.compile(", "dict(",
+            "test_build_model", "compile the model"),
+    Mistake("one_hot_loss", EX4, "build_model", 'loss="sparse_categorical_crossentropy"', 'loss="categorical_crossentropy"',
+            "test_build_model", "loss='sparse_categorical_crossentropy'"),
     # ex5_lstm_backward
     Mistake("no_path_through_h_t", EX5, "lstm_cell_backward", "dc = dc_t + dh_t * o * (1 - tanh_c**2)", "dc = dc_t",
             "test_backward_shapes_and_memory_path", "did you add the path through h_t"),

@@ -88,6 +88,13 @@ class Course:
         if self.db_url.startswith("sqlite:///") and not Path(path).is_file():
             raise CourseError(f"no gradebook at {path}: run `autograder release` and `autograder grade` first")
 
+    def scratch_dir(self, prefix: str) -> Path:
+        """A private folder inside the grading folder (same file system: renames are atomic)."""
+        try:
+            return Path(tempfile.mkdtemp(dir=self.course_dir, prefix=f".{prefix}-"))
+        except OSError as error:
+            raise CourseError(f"cannot write in the grading folder {self.course_dir}: {error.strerror}")
+
     def make_course_dir(self) -> None:
         try:
             self.course_dir.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,6 @@ half a page. With an exchange configured they are released to it, where
 """
 
 import shutil
-import tempfile
-from pathlib import Path
 
 import nbformat
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
@@ -47,7 +45,7 @@ def generate_feedback(course: Course, assignment: str) -> list[str]:
     students = sorted(p.parent.name for p in (course.course_dir / "autograded").glob(f"*/{assignment}"))
     if not students:
         raise CourseError(f"nothing graded yet for {assignment}: run `autograder grade {assignment}` first")
-    scratch = Path(tempfile.mkdtemp(dir=course.course_dir, prefix=".feedback-"))
+    scratch = course.scratch_dir("feedback")
     try:
         config = course.nbgrader_config()
         config.CourseDirectory.feedback_directory = str(scratch)

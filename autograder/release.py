@@ -8,9 +8,7 @@ student versions are then released to it for ``nbgrader fetch_assignment``.
 """
 
 import shutil
-import tempfile
 from dataclasses import replace
-from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.auth import Authenticator
@@ -62,7 +60,7 @@ def ensure_in_gradebook(course: Course, assignment: str) -> None:
                 return
         except MissingEntry:
             pass
-    scratch = Path(tempfile.mkdtemp(dir=course.course_dir, prefix=".release-"))
+    scratch = course.scratch_dir("release")
     try:
         generate_assignment(replace(course, release_dir=scratch), assignment)
     finally:

@@ -18,6 +18,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.util import Finalize
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,9 +28,13 @@ from nbformat import ValidationError
 from nbformat.reader import NotJSONError
 from nbgrader.api import Gradebook
 from nbgrader.converters import Autograde, NbGraderException
+from nbgrader.preprocessors import Execute
 
-from .course import Course, nbgrader_log
+from .course import Course, CourseError, nbgrader_log
 from .judge import judge_notebook
+from .kernels import PrestartedExecute, SpareKernel
+
+AUTOGRADE_STEPS = Autograde.class_traits()["autograde_preprocessors"].default()  # nbgrader's, in order
 
 
 @dataclass(frozen=True)
@@ -59,13 +64,13 @@ class Graded:
 def grade_submissions(course: Course, assignment: str, submissions: dict, workers: int,
                       options: RunOptions):
     """Autograde {student: fingerprint}; yield a Graded per student as each finishes."""
-    scratch = Path(tempfile.mkdtemp(dir=course.course_dir, prefix=".scratch-"))
+    scratch = course.scratch_dir("scratch")
     try:
         snapshot = scratch / "gradebook.db"
         copy_gradebook(course.db_url, snapshot)
         context = multiprocessing.get_context("spawn")  # workers start clean: no inherited kernels or sockets
         with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=start_worker,
-                                 initargs=(course, snapshot, scratch, options)) as pool:
+                                 initargs=(course, assignment, snapshot, scratch, options)) as pool:
             futures = {pool.submit(autograde_submission, student, assignment, fingerprint):
                        (student, fingerprint) for student, fingerprint in sorted(submissions.items())}
             for future in as_completed(futures):
@@ -80,6 +85,8 @@ def grade_submissions(course: Course, assignment: str, submissions: dict, worker
 
 def copy_gradebook(db_url: str, dest: Path) -> None:
     """A consistent copy of the SQLite gradebook (sqlite3's online backup)."""
+    if not db_url.startswith("sqlite:///"):
+        raise CourseError(f"grading in parallel needs an SQLite gradebook (sqlite:///...), not {db_url}")
     source = sqlite3.connect(db_url.removeprefix("sqlite:///"))
     target = sqlite3.connect(dest)
     with target:
@@ -93,9 +100,15 @@ def copy_gradebook(db_url: str, dest: Path) -> None:
 _worker = {}
 
 
-def start_worker(course: Course, snapshot: Path, scratch: Path, options: RunOptions) -> None:
+def start_worker(course: Course, assignment: str, snapshot: Path, scratch: Path, options: RunOptions) -> None:
     root = Path(tempfile.mkdtemp(dir=scratch, prefix="worker-"))
     shutil.copy(snapshot, root / "gradebook.db")
+    # nbgrader sets this around autograding; a kernel started in advance must see it too
+    os.environ["NBGRADER_EXECUTION"] = "autograde"
+    (root / "kernels").mkdir()
+    spare = SpareKernel(kernel_name(course, assignment), root / "kernels")
+    PrestartedExecute.spare_kernel = spare
+    Finalize(spare, spare.close, exitpriority=10)  # runs when the worker process exits
     log = nbgrader_log()
     log.propagate = False
     log.addHandler(logging.StreamHandler() if options.verbose else logging.NullHandler())
@@ -117,17 +130,17 @@ def autograde_submission(student: str, assignment: str, fingerprint: str) -> Gra
     shutil.copytree(course.submitted(student, assignment), submitted)
     shutil.rmtree(root / "autograded" / student, ignore_errors=True)
 
+    started = time.perf_counter()
     deadline = NotebookDeadline(options.cell_timeout, options.time_limit)
     config = course.nbgrader_config(root=root, db_url=_worker["db_url"])
+    config.Autograde.autograde_preprocessors = [PrestartedExecute if step is Execute else step
+                                                for step in AUTOGRADE_STEPS]
     config.Execute.timeout = options.cell_timeout
     config.Execute.timeout_func = deadline
     config.LateSubmissionPlugin.penalty_method = options.late_policy
     coursedir = course.coursedir(assignment, student, root=root, db_url=_worker["db_url"])
     converter = SubmissionAutograde(coursedir=coursedir, config=config, log=nbgrader_log())
     converter.force = True
-
-    started = time.perf_counter()
-    deadline.start()
     try:
         converter.start()
     except NbGraderException as error:
@@ -161,14 +174,15 @@ class SubmissionAutograde(Autograde):
 
 
 class NotebookDeadline:
-    """Per-cell timeout for nbclient that also ends the notebook at its time limit."""
+    """Per-cell timeout for nbclient that also ends the notebook at its time limit.
+
+    The clock starts when it is made; traitlets copies it into ``Execute``,
+    and the copy keeps the same end time.
+    """
 
     def __init__(self, cell_timeout: int, time_limit: int):
         self.cell_timeout, self.time_limit = cell_timeout, time_limit
-        self.end = None
-
-    def start(self) -> None:
-        self.end = time.monotonic() + self.time_limit
+        self.end = time.monotonic() + time_limit
 
     def exceeded(self) -> bool:
         return time.monotonic() > self.end
@@ -176,6 +190,12 @@ class NotebookDeadline:
     def __call__(self, cell) -> float:
         # nbclient treats 0 as "no timeout": past the limit, every cell gets a token 10 ms.
         return max(0.01, min(self.cell_timeout, self.end - time.monotonic()))
+
+
+def kernel_name(course: Course, assignment: str) -> str:
+    """The kernel the assignment's notebooks declare (nbgrader grades with the source's)."""
+    first = course.source_dir / assignment / f"{course.notebooks(assignment)[0]}.ipynb"
+    return nbformat.read(first, as_version=4).metadata.get("kernelspec", {}).get("name", "python3")
 
 
 def describe_failure(error: Exception) -> str:

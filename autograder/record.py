@@ -37,13 +37,14 @@ class Recorder:
     def __init__(self, course: Course, assignment: str):
         self.course, self.assignment = course, assignment
         self.results = load_results(course, assignment)
-        self.gradebook = Gradebook(course.db_url, course.course_id)
+        self.gradebook = None  # opened at the first record, after the workers have forked
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self.gradebook.close()
+        if self.gradebook is not None:
+            self.gradebook.close()
 
     def record(self, graded: Graded) -> None:
         if not graded.failure:
@@ -68,6 +69,8 @@ class Recorder:
             self._save_grades(graded)
 
     def _save_grades(self, graded: Graded) -> None:
+        if self.gradebook is None:
+            self.gradebook = Gradebook(self.course.db_url, self.course.course_id)
         gb, student, assignment = self.gradebook, graded.student, self.assignment
         gb.update_or_create_student(student)
         timestamp = {"timestamp": graded.timestamp} if graded.timestamp else {}

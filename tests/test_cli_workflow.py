@@ -216,3 +216,12 @@ def test_jupyterhub_exchange_round_trip(tmp_path, capsys):
         score = tiny.SUBMISSIONS[kind][2]
         assert f"Score: {score:.1f}" in page or f"Score: {score:g}" in page
         assert ("All tests passed" in page) == (kind == "correct")
+
+
+@pytest.mark.parametrize("command", [[str(PYTHON_BIN / "autograder")], [sys.executable, "-m", "autograder"]])
+def test_the_console_script_and_python_m_are_the_command(tmp_path, command):
+    paths = tiny.make_course(tmp_path)
+    done = subprocess.run(command + tiny.cli_args(paths) + ["collect", "nosuch", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("autograder collect: unknown assignment 'nosuch'") and done.stderr.count("\n") == 1

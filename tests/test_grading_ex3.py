@@ -73,6 +73,8 @@ def test_one_worker_gives_the_identical_export(ex3, capsys):
         grade_class(ex3, "g2", 2, capsys)
     _, _, export = grade_class(ex3, "g1", 1, capsys)
     assert export == two.read_text()
+    canvas = [(ex3["tmp"] / g / "exports" / "canvas.csv").read_bytes() for g in ("g1", "g2")]
+    assert canvas[0] == canvas[1]
 
 
 def test_regrading_skips_unchanged_submissions(ex3, capsys):

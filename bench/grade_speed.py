@@ -15,6 +15,7 @@ and whether both graders gave every student the same score on every test.
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -49,15 +50,20 @@ def make_class(tmp: Path, students: int) -> Path:
     return folder
 
 
-def autograder(tmp: Path, *args) -> float:
-    command = [str(BIN / "autograder"), "--course-dir", str(tmp / "ours"), "--release", str(tmp / "exercises"),
-               *map(str, args)]
-    started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - started
+def timed(command, **kwargs) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the command and everything it started: workers, kernels)."""
+    before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.perf_counter() - started, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
-def plain_nbgrader(tmp: Path) -> float:
+def autograder(tmp: Path, *args) -> tuple[float, float]:
+    return timed([str(BIN / "autograder"), "--course-dir", str(tmp / "ours"), "--release", str(tmp / "exercises"),
+                  *map(str, args)])
+
+
+def plain_nbgrader(tmp: Path) -> tuple[float, float]:
     """nbgrader autograde over a copy of the same collected submissions and gradebook."""
     course = tmp / "plain"
     course.mkdir()
@@ -71,10 +77,7 @@ def plain_nbgrader(tmp: Path) -> float:
         f"c.CourseDirectory.db_url = 'sqlite:///{course / 'gradebook.db'}'\n"
         "c.CourseDirectory.course_id = 'lstm_course'\n")
     env = dict(os.environ, PATH=os.pathsep.join([str(BIN), os.environ["PATH"]]))
-    started = time.perf_counter()
-    subprocess.run([str(BIN / "nbgrader"), "autograde", corpus.ASSIGNMENT, "--log-level=ERROR"],
-                   cwd=course, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    return timed([str(BIN / "nbgrader"), "autograde", corpus.ASSIGNMENT, "--log-level=ERROR"], cwd=course, env=env)
 
 
 def bare_kernel_floor(tmp: Path) -> list[float]:
@@ -106,13 +109,14 @@ def main():
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="grade-speed-"))
     try:
-        autograder(tmp, "release", corpus.ASSIGNMENT)
+        autograder(tmp, "release", corpus.ASSIGNMENT)  # also warms the disk cache for both graders
         folder = make_class(tmp, args.students)
         autograder(tmp, "collect", corpus.ASSIGNMENT, folder)
         n = len(list((tmp / "ours" / "submitted").iterdir()))
 
-        plain = plain_nbgrader(tmp)
-        ours = autograder(tmp, "grade", corpus.ASSIGNMENT, "--workers", args.workers)
+        load = os.getloadavg()[0]
+        plain, plain_cpu = plain_nbgrader(tmp)
+        ours, ours_cpu = autograder(tmp, "grade", corpus.ASSIGNMENT, "--workers", args.workers)
         floor = bare_kernel_floor(tmp)
 
         inside = [e["seconds"] for e in json.loads((tmp / "ours" / "results" / f"{corpus.ASSIGNMENT}.json")
@@ -120,9 +124,12 @@ def main():
         plain_scores, our_scores = scores(tmp / "plain" / "gradebook.db"), scores(tmp / "ours" / "gradebook.db")
         same = plain_scores == our_scores and len(our_scores) == len(corpus.read_solution()[1]) * n
         floor_each = statistics.mean(floor)
-        print(f"{n} submissions of {corpus.ASSIGNMENT}, {os.cpu_count()} cores, {args.workers} workers")
-        print(f"plain nbgrader autograde (serial):   {plain:7.1f} s  ({plain / n:.2f} s per notebook)")
-        print(f"autograder grade --workers {args.workers}:       {ours:7.1f} s  ({ours / n:.2f} s per notebook)")
+        print(f"{n} submissions of {corpus.ASSIGNMENT}, {os.cpu_count()} cores, {args.workers} workers; "
+              f"load average {load:.1f} before, {os.getloadavg()[0]:.1f} after")
+        print(f"plain nbgrader autograde (serial):   {plain:7.1f} s  ({plain / n:.2f} s per notebook, "
+              f"{plain_cpu / n:.2f} s CPU per notebook)")
+        print(f"autograder grade --workers {args.workers}:       {ours:7.1f} s  ({ours / n:.2f} s per notebook, "
+              f"{ours_cpu / n:.2f} s CPU per notebook)")
         print(f"speed-up:                            {plain / ours:7.2f}x")
         print(f"bare-kernel floor (serial):          {sum(floor):7.1f} s  ({floor_each:.2f} s per notebook)")
         print(f"autograder per notebook, in a worker: {statistics.mean(inside):.2f} s mean "

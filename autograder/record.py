@@ -74,16 +74,18 @@ class Recorder:
         gb, student, assignment = self.gradebook, graded.student, self.assignment
         gb.update_or_create_student(student)
         timestamp = {"timestamp": graded.timestamp} if graded.timestamp else {}
-        gb.update_or_create_submission(assignment, student, **timestamp)
-        for (notebook, cell), auto_score in graded.grades.items():
-            grade = gb.find_grade(cell, notebook, assignment, student)
-            grade.auto_score = auto_score
-            # as nbgrader: a manual score or no automatic score needs a person's look
-            grade.needs_manual_grade = grade.manual_score is not None or auto_score is None
-        for (notebook, cell), auto_comment in graded.comments.items():
-            gb.find_comment(cell, notebook, assignment, student).auto_comment = auto_comment
-        for notebook, penalty in graded.late_penalties.items():
-            gb.find_submission_notebook(notebook, assignment, student).late_submission_penalty = penalty
+        submission = gb.update_or_create_submission(assignment, student, **timestamp)
+        for notebook in submission.notebooks:  # walk the submission's rows: no query per cell
+            if notebook.name in graded.late_penalties:
+                notebook.late_submission_penalty = graded.late_penalties[notebook.name]
+            for grade in notebook.grades:
+                if (notebook.name, grade.name) in graded.grades:
+                    grade.auto_score = graded.grades[(notebook.name, grade.name)]
+                    # as nbgrader: a manual score or no automatic score needs a person's look
+                    grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+            for comment in notebook.comments:
+                if (notebook.name, comment.name) in graded.comments:
+                    comment.auto_comment = graded.comments[(notebook.name, comment.name)]
         gb.db.commit()
 
 

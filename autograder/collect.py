@@ -18,6 +18,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nbgrader.utils import parse_utc
+
 from .course import Course, CourseError, replace_folder
 from .record import register_students
 
@@ -131,7 +133,6 @@ def read_roster(path: Path) -> dict:
 
 def read_exchange(course: Course, assignment: str, report: CollectReport):
     """Submissions in the exchange's inbound folder, named student+assignment+timestamp+random."""
-    from nbgrader.utils import parse_utc
     if course.exchange_root is None:
         raise CourseError("no exchange configured (use --exchange-root)")
     inbound = course.exchange_root / course.course_id / "inbound"
@@ -154,13 +155,13 @@ def read_exchange(course: Course, assignment: str, report: CollectReport):
 
 def newest_per_student(candidates, report: CollectReport) -> dict:
     """Per student, per file: the newest candidate wins; the others are reported."""
-    chosen = {}
+    chosen = {}  # student -> {file name: candidate}
     for candidate in sorted(candidates, key=lambda c: (c.student, c.timestamp, c.origin)):
+        files = chosen.setdefault(candidate.student, {})
         for name in candidate.files:
-            kept = chosen.setdefault(candidate.student, {})
-            if name.endswith(".ipynb") and name in kept:
-                report.duplicates.append((candidate.student, candidate.origin, kept[name].origin))
-            kept[name] = candidate
+            if name.endswith(".ipynb") and name in files:  # this newer candidate replaces an older one
+                report.duplicates.append((candidate.student, candidate.origin, files[name].origin))
+            files[name] = candidate
     return chosen
 
 

@@ -5,21 +5,31 @@ kernel of each submission instead runs:
 
 * under bubblewrap, in its own mount, network, PID, IPC and UTS namespaces:
   no network at all, a read-only view of the system and of the Python
-  installation, and one writable folder, the submission's own; the course
-  (solutions/, the gradebook, other submissions, the instructor's home) is
-  simply not mounted;
-* as the unprivileged user ``nobody`` with no capabilities, so that resource
-  limits hold (root is exempt from the process limit);
+  installation, and one writable place, a private ``/tmp`` in memory of
+  limited size holding the submission's files (read-only) in
+  ``/tmp/submission``, the kernel's working folder; the course (solutions/,
+  the gradebook, other submissions, the instructor's home) is simply not there;
+* as an unprivileged user id of its own (one per kernel, so that two
+  submissions graded at once never share a process limit), with no
+  capabilities;
 * with limits on memory, processes and CPU time (``prlimit``); the wall time
-  per notebook and the size of kept outputs are enforced by the runner.
+  per notebook and the size of kept outputs are enforced by the runner
+  (``execute.py``).
 
 The kernel talks to the grader over Unix sockets in a folder bound into the
-sandbox (TCP would need the network the sandbox does not have).
+sandbox (TCP would need the network the sandbox does not have); once the
+kernel listens, the grader takes that folder back, so nothing on disk is
+writable from inside. The only modules of ``autograder`` the kernel can import
+are the ones the hidden tests run there (``KERNEL_MODULES``): never the
+reference. The grader's inbox of secret inputs (``mailbox.py``) is mounted
+read-only.
 
 Use it from nbgrader/nbclient with
 ``c.Execute.kernel_manager_class = "autograder.sandbox.SandboxedKernelManager"``.
 """
 
+import asyncio
+import itertools
 import os
 import shutil
 import subprocess
@@ -30,9 +40,17 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Int, List, Unicode
 
-SANDBOX_USER = 65534  # nobody
-SANDBOX_LIB = "/sandbox/lib"  # where the modules the kernel may import are mounted
+from . import mailbox
+
+PACKAGE = Path(__file__).resolve().parent
+KERNEL_MODULES = ("__init__.py", "cases.py", "checks.py", "mailbox.py", "long_gap.py")
+SANDBOX_LIB = "/sandbox/lib"          # where the importable modules are mounted
+SANDBOX_INBOX = "/sandbox/inbox.json"
+SANDBOX_TMP = "/tmp"                  # the private, size-limited, writable place (also HOME)
+SANDBOX_WORK = "/tmp/submission"      # the kernel's working folder
+UID_BASE = 200_000                    # sandbox user ids: UID_BASE + 16 * grader pid + kernel number
 TOOLS = ("bwrap", "prlimit", "setpriv")
+_kernel_numbers = itertools.count()
 
 
 class SandboxUnavailable(RuntimeError):
@@ -45,6 +63,9 @@ def check_sandbox() -> None:
     if missing:
         raise SandboxUnavailable(f"cannot sandbox student code: {', '.join(missing)} not found "
                                  "(install Debian's bubblewrap and util-linux, or pass --no-sandbox on a trusted machine)")
+    if os.geteuid() != 0:
+        raise SandboxUnavailable("cannot sandbox student code: the grader must run as root to give each kernel "
+                                 "its own unprivileged user (or pass --no-sandbox on a trusted machine)")
     probe = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "true"],
                            capture_output=True, text=True)
     if probe.returncode != 0:
@@ -53,8 +74,13 @@ def check_sandbox() -> None:
                                  "allow user namespaces, or pass --no-sandbox on a trusted machine")
 
 
+def sandbox_uid() -> int:
+    """A user id no other live kernel has: this process's id and a kernel counter (16 kernels at once)."""
+    return UID_BASE + 16 * os.getpid() + next(_kernel_numbers) % 16
+
+
 def _open_parents(path):
-    """Create path's missing parent folders traversable: bwrap would make them 0700, closed to nobody."""
+    """Create path's missing parent folders traversable: bwrap would make them 0700, closed to the sandbox user."""
     parents = [p for p in Path(path).parents if str(p) != "/"]
     return [arg for p in reversed(parents) for arg in ("--perms", "0755", "--dir", str(p))]
 
@@ -75,74 +101,121 @@ def _system_binds():
     return binds
 
 
-def sandbox_argv(kernel_argv, workdir, runtime_dir, lib_files=(), memory_mb=2048, processes=64, cpu_seconds=600):
+def _submission_binds(folder):
+    """The submission's files, read-only, in the working folder (symbolic links are left out)."""
+    binds = ["--perms", "1777", "--dir", SANDBOX_WORK]
+    if folder is not None:
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            if not entry.is_symlink() and (entry.is_file() or entry.is_dir()):
+                binds += ["--ro-bind", entry.path, f"{SANDBOX_WORK}/{entry.name}"]
+    return binds
+
+
+def sandbox_argv(kernel_argv, submission, runtime_dir, uid, lib_files=(), inbox=None,
+                 memory_mb=2048, processes=64, cpu_seconds=600, tmp_mb=256):
     """The command that runs kernel_argv in the sandbox.
 
-    workdir: the submission's folder, the only writable place the kernel sees
-    (and its working directory). runtime_dir: holds the connection file and the
+    submission: the folder whose files the kernel sees (read-only) in its
+    working folder, or None. runtime_dir: holds the connection file and the
     kernel's sockets. lib_files: (source, name) pairs mounted read-only under
-    SANDBOX_LIB, e.g. the test helper module the hidden tests import.
+    SANDBOX_LIB. inbox: the grader's inbox file, mounted read-only, or None.
     """
     argv = ["bwrap", "--die-with-parent", "--new-session",
             "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--hostname", "sandbox", "--dev", "/dev", "--proc", "/proc",
-            "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/var/tmp",
-            *_system_binds(),
-            *_open_parents(workdir), "--bind", str(workdir), str(workdir),
+            "--size", str(tmp_mb * 1024 * 1024), "--perms", "1777", "--tmpfs", SANDBOX_TMP,
+            "--symlink", SANDBOX_TMP, "/var/tmp",
+            *_system_binds(), *_submission_binds(submission),
             *_open_parents(runtime_dir), "--bind", str(runtime_dir), str(runtime_dir)]
     for source, name in lib_files:
-        argv += ["--ro-bind", str(source), f"{SANDBOX_LIB}/{name}"]
-    argv += ["--chdir", str(workdir), "--clearenv",
-             "--setenv", "PATH", f"{os.path.dirname(sys.executable)}:/usr/bin:/bin",
-             "--setenv", "HOME", "/tmp", "--setenv", "PYTHONPATH", SANDBOX_LIB,
-             "--setenv", "MPLBACKEND", "Agg", "--setenv", "OPENBLAS_NUM_THREADS", "1",
-             "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "PYTHONNOUSERSITE", "1"]
+        target = f"{SANDBOX_LIB}/{name}"
+        argv += [*_open_parents(target), "--ro-bind", str(source), target]
+    env = {"PATH": f"{os.path.dirname(sys.executable)}:/usr/bin:/bin", "HOME": SANDBOX_TMP, "USER": "student",
+           "PYTHONPATH": SANDBOX_LIB, "PYTHONNOUSERSITE": "1", "MPLBACKEND": "Agg",
+           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    if inbox is not None:
+        argv += ["--ro-bind", str(inbox), SANDBOX_INBOX]
+        env[mailbox.INBOX_ENV] = SANDBOX_INBOX
     for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # needed by this CPU's OpenBLAS, see env docs
         if name in os.environ:
-            argv += ["--setenv", name, os.environ[name]]
-    memory = memory_mb * 1024 * 1024
-    argv += ["--", "setpriv", f"--reuid={SANDBOX_USER}", f"--regid={SANDBOX_USER}", "--clear-groups",
+            env[name] = os.environ[name]
+    argv += ["--chdir", SANDBOX_WORK, "--clearenv"]
+    for name, value in env.items():
+        argv += ["--setenv", name, value]
+    argv += ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
              "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs",
-             "prlimit", f"--as={memory}", f"--nproc={processes}", f"--cpu={cpu_seconds}", "--core=0", "--",
-             *kernel_argv]
+             "prlimit", f"--as={memory_mb * 1024 * 1024}", f"--nproc={processes}", f"--cpu={cpu_seconds}",
+             "--core=0", "--", *kernel_argv]
     return argv
 
 
-def prepare_workdir(path) -> None:
-    """Make a submission's folder writable by the sandbox user (the kernel's only writable place)."""
-    for root, dirs, files in os.walk(path):
-        for name in [root, *(os.path.join(root, d) for d in dirs), *(os.path.join(root, f) for f in files)]:
-            os.chown(name, SANDBOX_USER, SANDBOX_USER)
+class MailboxKernelManager(AsyncKernelManager):
+    """A kernel that finds the grader's inbox of hidden inputs; runs unconfined (``--no-sandbox``)."""
 
-
-class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernels run in the sandbox (configure limits with traitlets)."""
-
-    memory_mb = Int(2048, config=True, help="Address-space limit of the kernel, in MiB.")
-    processes = Int(64, config=True, help="Most processes the sandbox user may run at once.")
-    cpu_seconds = Int(600, config=True, help="CPU time limit of the kernel, in seconds.")
-    lib_files = List(config=True, help="(source, name) pairs mounted read-only for the kernel to import.")
-    runtime_root = Unicode("", config=True, help="Where to put per-kernel socket folders (default: system temp).")
+    runtime_root = Unicode("", config=True, help="Where to put per-kernel folders (default: system temp).")
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self._runtime_dir = tempfile.mkdtemp(prefix="autograder-kernel-", dir=self.runtime_root or None)
-        os.chown(self._runtime_dir, SANDBOX_USER, SANDBOX_USER)
-        self.transport = "ipc"
-        self.ip = os.path.join(self._runtime_dir, "kernel")
-        self.connection_file = os.path.join(self._runtime_dir, "connection.json")
+        self.private_dir = Path(tempfile.mkdtemp(prefix="autograder-kernel-", dir=self.runtime_root or None))
+        self.inbox = self.private_dir / "inbox.json"
+
+    def write_inbox(self, cases: dict) -> None:
+        """The hidden tests' inputs {function: [arguments]}, for the kernel that starts next."""
+        mailbox.write_inbox(self.inbox, cases)
 
     async def _async_pre_start_kernel(self, **kw):
         kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
-        os.chown(self.connection_file, SANDBOX_USER, SANDBOX_USER)  # written 0600 by root
-        workdir = Path(kw.get("cwd") or os.getcwd()).resolve()
-        prepare_workdir(workdir)
-        kw.pop("env", None)  # the sandbox sets its own, minimal environment
-        argv = sandbox_argv(kernel_cmd, workdir, self._runtime_dir, self.lib_files,
-                            self.memory_mb, self.processes, self.cpu_seconds)
-        return argv, kw
+        if self.inbox.exists():
+            kw["env"] = dict(kw.get("env") or os.environ, **{mailbox.INBOX_ENV: str(self.inbox)})
+        return kernel_cmd, kw
 
     async def _async_cleanup_resources(self, restart=False):
         await super()._async_cleanup_resources(restart=restart)
         if not restart:
-            shutil.rmtree(self._runtime_dir, ignore_errors=True)
+            shutil.rmtree(self.private_dir, ignore_errors=True)
+
+
+class SandboxedKernelManager(MailboxKernelManager):
+    """A kernel manager whose kernels run in the sandbox (configure limits with traitlets)."""
+
+    memory_mb = Int(2048, config=True, help="Address-space limit of each kernel process, in MiB.")
+    processes = Int(64, config=True, help="Most processes (and threads) the kernel may run at once.")
+    cpu_seconds = Int(600, config=True, help="CPU time limit of the kernel, in seconds.")
+    tmp_mb = Int(256, config=True, help="Size of the kernel's private writable /tmp, in MiB.")
+    lib_files = List([(PACKAGE / name, f"autograder/{name}") for name in KERNEL_MODULES], config=True,
+                     help="(source, name) pairs mounted read-only for the kernel to import.")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.uid = sandbox_uid()
+        self.runtime_dir = self.private_dir / "kernel"
+        self.runtime_dir.mkdir()
+        os.chown(self.runtime_dir, self.uid, self.uid)
+        self.transport = "ipc"
+        self.ip = str(self.runtime_dir / "kernel")
+        self.connection_file = str(self.runtime_dir / "connection.json")
+
+    async def _async_pre_start_kernel(self, **kw):
+        kernel_cmd, kw = await AsyncKernelManager._async_pre_start_kernel(self, **kw)
+        os.chown(self.connection_file, self.uid, self.uid)  # written 0600 by root
+        submission = kw.pop("cwd", None)
+        kw.pop("env", None)  # the sandbox sets its own, minimal environment
+        inbox = self.inbox if self.inbox.exists() else None
+        argv = sandbox_argv(kernel_cmd, submission, self.runtime_dir, self.uid, self.lib_files, inbox,
+                            self.memory_mb, self.processes, self.cpu_seconds, self.tmp_mb)
+        return argv, kw
+
+    async def _async_post_start_kernel(self, **kw):
+        await super()._async_post_start_kernel(**kw)
+        await self._seal()
+
+    async def _seal(self, timeout=60):
+        """Once the kernel listens on its sockets, take their folder back: nothing on disk stays writable."""
+        sockets = [Path(f"{self.ip}-{self.get_connection_info()[f'{channel}_port']}")
+                   for channel in ("shell", "iopub", "stdin", "control", "hb")]
+        for _ in range(timeout * 100):
+            if all(s.exists() for s in sockets) or not await self.is_alive():
+                break
+            await asyncio.sleep(0.01)
+        os.chown(self.runtime_dir, 0, 0)
+        os.chmod(self.runtime_dir, 0o755)

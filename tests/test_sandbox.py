@@ -10,7 +10,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from traitlets.config import Config
 
-from autograder.sandbox import SandboxedKernelManager, check_sandbox
+from autograder.sandbox import SANDBOX_WORK, UID_BASE, SandboxedKernelManager, check_sandbox
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -50,23 +50,49 @@ def test_the_sandbox_can_start_here():
 
 
 def test_kernel_sees_only_its_submission_and_the_system(submission):
-    who, files, course, own = run_in_sandbox(
+    who, files, course, own, theirs = run_in_sandbox(
         submission,
         "import os; print(os.getuid(), os.getcwd())",
         f"print(sorted(os.listdir('.')), os.path.exists({str(submission.parent.parent.parent)!r} + '/secret_gradebook.db'))",
         f"print(os.path.exists({REPO!r} + '/solutions'), os.path.exists({REPO!r} + '/autograder'), os.path.exists('/root/.ssh'))",
         "open('notes.txt', 'w').write('ok'); print(open('data.txt').read())",
+        "open('data.txt', 'w')",
     )
-    assert who == f"65534 {submission}"
+    uid, cwd = who.split()
+    assert int(uid) >= UID_BASE and cwd == SANDBOX_WORK
     assert files == "['data.txt'] False"
     assert course == "False False False"
     assert own == "alice's data"
+    assert theirs.startswith("OSError") and "Read-only file system" in theirs
+    assert (submission / "data.txt").read_text() == "alice's data" and not (submission / "notes.txt").exists()
+
+
+def test_two_kernels_at_once_run_as_different_users(submission):
+    first, second = SandboxedKernelManager(), SandboxedKernelManager()
+    assert first.uid != second.uid and min(first.uid, second.uid) >= UID_BASE
 
 
 def test_system_is_read_only_and_reference_is_not_importable(submission):
-    write, reference = run_in_sandbox(submission, "open('/usr/lib/x', 'w')", "import autograder.reference")
+    write, reference, helpers = run_in_sandbox(
+        submission, "open('/usr/lib/x', 'w')", "import autograder.reference",
+        "import autograder.checks, autograder.mailbox, autograder.long_gap, sys; "
+        "print(sorted(m for m in sys.modules if m.startswith('autograder')))")
     assert write.startswith("OSError") and "Read-only file system" in write
     assert reference.startswith("ModuleNotFoundError")
+    # the modules the hidden tests need import, and pull in no reference
+    assert helpers == "['autograder', 'autograder.cases', 'autograder.checks', 'autograder.long_gap', 'autograder.mailbox']"
+
+
+def test_nothing_on_disk_is_writable_and_tmp_is_bounded(submission):
+    sockets, home, tmp = run_in_sandbox(
+        submission,
+        "import glob, os; folder = os.path.dirname(glob.glob('/tmp/autograder-kernel-*/kernel/connection.json')[0]); "
+        "open(folder + '/x', 'w')",
+        "print(os.path.expanduser('~'), os.access(os.path.expanduser('~'), os.W_OK))",
+        "open('/tmp/big', 'wb').write(bytes(64 * 1024**2))", tmp_mb=32)
+    assert sockets.startswith("PermissionError"), sockets  # the socket folder was taken back
+    assert home == "/tmp True"
+    assert tmp.startswith("OSError") and "No space left on device" in tmp
 
 
 def test_no_network_even_to_this_machine(submission):

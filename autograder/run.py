@@ -214,7 +214,10 @@ def describe_failure(error: Exception) -> str:
 
 def read_verdict(graded: Graded, autograded: Path, notebooks: list[str]) -> None:
     """Copy out what nbgrader saved in the worker's gradebook, and judge the tests."""
-    with Gradebook(_worker["db_url"], _worker["course"].course_id) as gb:
+    if "gradebook" not in _worker:  # one connection per worker; opening one costs more than the read
+        _worker["gradebook"] = Gradebook(_worker["db_url"], _worker["course"].course_id)
+    gb = _worker["gradebook"]
+    try:
         submission = gb.find_submission(graded.assignment, graded.student)
         graded.timestamp = submission.timestamp
         for notebook in submission.notebooks:
@@ -223,6 +226,8 @@ def read_verdict(graded: Graded, autograded: Path, notebooks: list[str]) -> None
                 graded.grades[(notebook.name, grade.name)] = grade.auto_score
             for comment in notebook.comments:
                 graded.comments[(notebook.name, comment.name)] = comment.auto_comment
+    finally:
+        gb.db.remove()  # a fresh session next time: nbgrader writes between our reads
     for name in notebooks:
         path = autograded / f"{name}.ipynb"
         if path.exists():

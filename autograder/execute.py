@@ -50,18 +50,20 @@ class SandboxedExecute(Execute):
         self.inbox_cases = hidden.get("inputs", {})
         original, skipped = copy.deepcopy(nb), {}
         for restarts in range(self.max_restarts + 1):
-            nb, self.skipped, self.running = copy.deepcopy(original), skipped, None
+            nb, self.skipped = copy.deepcopy(original), skipped
+            self.running = self.previous = None  # cell indices: being run, last one run
             self.outcomes, self.kept, self.truncated = defaultdict(list), 0, set()
             try:
                 nb, resources = super().preprocess(nb, resources)
                 break
             except (DeadKernelError, CellTimeoutError) as error:
-                if self.running is None:
+                culprit = self.running if self.acknowledged or self.previous is None else self.previous
+                if culprit is None:
                     raise  # the kernel did not even start: nothing to grade
                 if self.deadline_passed() or restarts == self.max_restarts:
-                    self.give_up(nb, self.running, restarts)
+                    self.give_up(nb, culprit, restarts)
                     break
-                skipped[self.running] = self.skip_reason(error)
+                skipped[culprit] = self.skip_reason(error)
         hidden["outcomes"] = dict(self.outcomes)
         return nb, resources
 
@@ -87,7 +89,9 @@ class SandboxedExecute(Execute):
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [error_output("CellSkipped", self.skipped[index])], None
             return cell, resources
-        self.running = index
+        if cell.cell_type == "code" and cell.source.strip():
+            # a kernel that dies before it acknowledges a cell was ended by the cell before
+            self.previous, self.running, self.acknowledged = self.running, index, False
         cell, resources = super().preprocess_cell(cell, resources, index)
         for output in cell.get("outputs", []):
             if output.output_type == "error":
@@ -109,6 +113,11 @@ class SandboxedExecute(Execute):
                 cell.outputs, cell.execution_count = [error_output("CellSkipped", reason)], None
 
     # --- outputs -----------------------------------------------------------------------
+
+    def process_message(self, msg, cell, cell_index):
+        if msg["msg_type"] == "execute_input":
+            self.acknowledged = True
+        return super().process_message(msg, cell, cell_index)
 
     def output(self, outs, msg, display_id, cell_index):
         content, kind = msg["content"], msg["msg_type"]

@@ -40,6 +40,13 @@ def test_a_cell_that_kills_the_kernel_is_skipped_and_the_rest_runs(tmp_path):
     assert texts[2] == "after 1\n"
 
 
+def test_a_kernel_stopped_by_a_cell_that_then_finished_blames_that_cell(tmp_path):
+    texts, _ = execute(tmp_path, "a = 1", "import asyncio; asyncio.get_event_loop().stop(); b = 2",
+                       "print('after', a)", timeout=10)
+    assert texts[1].startswith("CellSkipped: the kernel died while running this cell")
+    assert texts[2] == "after 1\n"
+
+
 def test_a_cell_past_its_timeout_is_skipped_even_if_it_ignores_interrupts(tmp_path):
     texts, _ = execute(tmp_path, "a = 2", "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: pass",
                        "print('after', a)", timeout=3)

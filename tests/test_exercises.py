@@ -63,10 +63,14 @@ def test_visible_expected_values_are_the_reference(assignment):
     every `expected_X = <literal>` must equal the X the reference computed just before."""
     notebook = nbformat.read(student_version(assignment), as_version=4)
     compared = 0
+    given = {}  # what the locked setup cells define (imports, ex4's task), as a notebook run would
     for cell in notebook.cells:
-        if not cell.metadata.get("nbgrader", {}).get("grade"):
+        nbgrader = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and not nbgrader.get("grade") and not nbgrader.get("solution"):
+            exec(cell.source, given)
+        if not nbgrader.get("grade"):
             continue
-        namespace = {"np": np, **{k: getattr(reference, k) for k in dir(reference) if not k.startswith("_")}}
+        namespace = {"np": np, **given, **{k: getattr(reference, k) for k in dir(reference) if not k.startswith("_")}}
         for node, code in _statements(cell.source):
             target = node.targets[0].id if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) else ""
             exec(code, namespace)
@@ -150,3 +154,18 @@ def test_numpy_exercises_run_without_tensorflow(assignment):
     out = subprocess.run([sys.executable, str(ROOT / "bench" / "exercise_times.py"), "--here", assignment],
                          capture_output=True, text=True, check=True).stdout
     assert '"tensorflow_imported": false' in out, out
+
+
+def test_ex4_given_task_makes_the_books_long_gap_data():
+    """ex4 carries its own copy of the task (students need no course package); it must match the module."""
+    from autograder import long_gap
+
+    cell = next(c for c in nbformat.read(source_notebook("ex4_keras_lstm"), as_version=4).cells
+                if c.id == "long_gap_task")
+    given = {"np": np}
+    exec(cell.source, given)
+    assert (given["N_FEATURES"], given["N_CLASSES"]) == (long_gap.N_FEATURES, long_gap.N_CLASSES)
+    for n, gap, seed in [(5, 0, 0), (50, 10, 1), (7, 33, 123)]:
+        x, y = given["make_long_gap_data"](n, gap, seed)
+        x_book, y_book = long_gap.make_long_gap_data(n, gap, seed)
+        assert x.dtype == x_book.dtype and np.array_equal(x, x_book) and np.array_equal(y, y_book)

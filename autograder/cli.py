@@ -51,6 +51,16 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--late-policy", choices=("none", "zero"), default="none",
                        help="late submissions: no penalty, or a score of zero (default: none)")
     grade.add_argument("--force", action="store_true", help="grade again even unchanged submissions")
+    limits = grade.add_argument_group("sandbox", "each submission's kernel runs in a bubblewrap sandbox with these limits")
+    limits.add_argument("--memory", type=int, default=2048, metavar="MIB",
+                        help="memory (address space) of each kernel process (default: 2048)")
+    limits.add_argument("--processes", type=int, default=64, help="processes and threads of a kernel (default: 64)")
+    limits.add_argument("--cpu-time", type=int, default=600, metavar="SECONDS",
+                        help="CPU time of a kernel (default: 600)")
+    limits.add_argument("--max-output", type=float, default=10, metavar="MB",
+                        help="outputs kept in a graded notebook (default: 10)")
+    limits.add_argument("--no-sandbox", action="store_true",
+                        help="run student code unconfined, with your permissions: only for code you trust")
 
     feedback = steps.add_parser("feedback", help="HTML feedback for every graded student")
     feedback.add_argument("assignment")
@@ -118,7 +128,15 @@ def run_grade(course, args) -> int:
     from .run import RunOptions
     if args.workers is not None and args.workers < 1:
         raise CourseError("--workers must be at least 1")
-    options = RunOptions(args.cell_timeout, args.time_limit, args.late_policy, args.verbose)
+    if min(args.cell_timeout, args.time_limit, args.memory, args.processes, args.cpu_time, args.max_output) <= 0:
+        raise CourseError("time, memory, process and output limits must be positive")
+    if args.no_sandbox:
+        print("autograder grade: WARNING: --no-sandbox: student code runs unconfined with YOUR permissions; "
+              "it can read and change everything you can (solutions, gradebook, other students' work). "
+              "Use it only for submissions you trust.", file=sys.stderr)
+    options = RunOptions(args.cell_timeout, args.time_limit, args.late_policy, args.verbose,
+                         sandbox=not args.no_sandbox, memory_mb=args.memory, processes=args.processes,
+                         cpu_seconds=args.cpu_time, max_output_mb=args.max_output)
     summary = grade(course, args.assignment, args.workers, args.force, options)
     print(summary_table(summary))
     return 0

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from .collect import folder_digest
 from .course import Course, CourseError
+from .hidden_tests import course_key
 from .record import Recorder, is_graded, load_results
 from .release import ensure_in_gradebook
 from .run import RunOptions, grade_submissions
@@ -20,7 +21,7 @@ from .run import RunOptions, grade_submissions
 
 @dataclass
 class Summary:
-    rows: list        # (student, status, seconds, score, reason), sorted by student
+    rows: list        # (student, status, seconds, score, reason or note), sorted by student
     unchanged: int    # submissions skipped: already graded as they are
     seconds: float    # wall time of the whole step
     workers: int
@@ -35,6 +36,12 @@ def grade(course: Course, assignment: str, workers: int | None = None, force: bo
         raise CourseError(f"no submissions of {assignment} in {course.course_dir / 'submitted'}: "
                           f"run `autograder collect {assignment} ...` first")
     started = time.perf_counter()
+    if options.sandbox:
+        from .sandbox import SandboxUnavailable, check_sandbox
+        try:
+            check_sandbox()
+        except SandboxUnavailable as error:
+            raise CourseError(str(error))
     ensure_in_gradebook(course, assignment)
     results = load_results(course, assignment)
     fingerprints = {s: folder_digest(course.submitted(s, assignment)) for s in students}
@@ -42,14 +49,15 @@ def grade(course: Course, assignment: str, workers: int | None = None, force: bo
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     rows = []
     if todo:
+        key = course_key(course.course_dir)  # outside every sandbox: the secret inputs derive from it
         with Recorder(course, assignment) as recorder:
             show_progress(progress, 0, len(todo), 0, started)
-            for graded in grade_submissions(course, assignment, todo, workers, options):
+            for graded in grade_submissions(course, assignment, todo, workers, options, key):
                 recorder.record(graded)
                 score = sum(s or 0 for s in graded.grades.values()) - sum(
                     p or 0 for p in graded.late_penalties.values())
                 rows.append((graded.student, "failed" if graded.failure else "graded",
-                             graded.seconds, None if graded.failure else score, graded.failure))
+                             graded.seconds, None if graded.failure else score, graded.failure or graded.note))
                 show_progress(progress, len(rows), len(todo), sum(r[1] == "failed" for r in rows), started)
         progress.write("\n")
     return Summary(sorted(rows), len(fingerprints) - len(todo), time.perf_counter() - started, workers)

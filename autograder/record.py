@@ -56,6 +56,7 @@ class Recorder:
             "fingerprint": graded.fingerprint,
             "status": "failed" if graded.failure else "graded",
             "reason": graded.failure,
+            "note": graded.note,
             "seconds": graded.seconds,
             "tests": [asdict(test) for test in graded.tests],
         }

@@ -29,6 +29,7 @@ def write_report(course: Course, assignment: str, fmt: str = "md", out_dir: Path
 
     graded = sum(entry["status"] == "graded" for entry in results.values())
     failed = sorted((s, e["reason"]) for s, e in results.items() if e["status"] == "failed")
+    skipped = sorted((s, e["note"]) for s, e in results.items() if e.get("note"))
     failing = Counter((t["grade_id"], t["message"]) for entry in results.values() if entry["status"] == "graded"
                       for t in entry["tests"] if t["score"] < t["points"])
     slowest = sorted(results.items(), key=lambda item: (-item[1]["seconds"], item[0]))[:top]
@@ -46,6 +47,8 @@ def write_report(course: Course, assignment: str, fmt: str = "md", out_dir: Path
         ("Slowest submissions", ["student", "seconds", "status"],
          [[s, f"{e['seconds']:.1f}", e["status"]] for s, e in slowest]),
         ("Submissions that could not be graded", ["student", "reason"], [list(f) for f in failed]),
+        ("Submissions graded without some cells (a crash, a hang, the time limit)", ["student", "why"],
+         [list(s) for s in skipped]),
     ]
     title = f"Grading report: {assignment}"
     render = render_html if fmt == "html" else render_markdown

@@ -5,8 +5,15 @@ Each worker owns a scratch copy of the course (its own gradebook, its own
 SQLite file: nbgrader's ``Autograde`` converter grades one student there, and
 the worker sends back what nbgrader decided (scores, comments, late penalty)
 plus the judged tests. The parent records the results one at a time
-(``record.py``). A submission that breaks grading (dead kernel, time limit,
-invalid notebook) comes back as a failure with its reason; the batch goes on.
+(``record.py``).
+
+nbgrader's autograding steps run with three changes (``AUTOGRADE_STEPS``):
+the secret inputs of the hidden tests are drawn first (``hidden_tests``), the
+notebook runs in the sandbox (``execute``, ``sandbox``), and the hidden tests
+are judged outside the kernel before nbgrader saves the scores. Deleted test
+cells are put back from the source. A cell that crashes or hangs the kernel
+costs only its own points; a file that is not a notebook comes back as a
+failure with its reason; the batch always goes on.
 """
 
 import logging
@@ -19,7 +26,6 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from multiprocessing.util import Finalize
 from pathlib import Path
 
 import nbformat
@@ -31,18 +37,26 @@ from nbgrader.converters import Autograde, NbGraderException
 from nbgrader.preprocessors import Execute
 
 from .course import Course, CourseError, nbgrader_log
+from .execute import SandboxedExecute
+from .hidden_tests import DrawSecretInputs, JudgeHiddenTests
 from .judge import judge_notebook
-from .kernels import PrestartedExecute, SpareKernel
 
-AUTOGRADE_STEPS = Autograde.class_traits()["autograde_preprocessors"].default()  # nbgrader's, in order
+NBGRADER_STEPS = Autograde.class_traits()["autograde_preprocessors"].default()  # nbgrader's, in order
+AUTOGRADE_STEPS = [DrawSecretInputs, SandboxedExecute, JudgeHiddenTests] + [
+    step for step in NBGRADER_STEPS if step is not Execute]
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    cell_timeout: int = 30   # seconds one cell may run (nbgrader's default)
-    time_limit: int = 300    # seconds a whole notebook may run
+    cell_timeout: int = 30     # seconds one cell may run (nbgrader's default)
+    time_limit: int = 300      # seconds a whole notebook may run
     late_policy: str = "none"  # nbgrader's LateSubmissionPlugin: "none" or "zero"
     verbose: bool = False
+    sandbox: bool = True       # False: kernels run unconfined, as the grader's user (trusted submissions only)
+    memory_mb: int = 2048      # address space of each kernel process
+    processes: int = 64        # processes and threads of one kernel
+    cpu_seconds: int = 600     # CPU time of one kernel
+    max_output_mb: float = 10  # outputs kept in a graded notebook
 
 
 @dataclass
@@ -53,6 +67,7 @@ class Graded:
     fingerprint: str
     seconds: float = 0.0
     failure: str = ""          # why it could not be graded; "" when graded
+    note: str = ""             # graded, but a cell was skipped or not run: why
     timestamp: object = None   # submission time (datetime, UTC) or None
     grades: dict = field(default_factory=dict)    # (notebook, grade_id) -> auto_score
     comments: dict = field(default_factory=dict)  # (notebook, cell) -> auto_comment
@@ -62,8 +77,8 @@ class Graded:
 
 
 def grade_submissions(course: Course, assignment: str, submissions: dict, workers: int,
-                      options: RunOptions):
-    """Autograde {student: fingerprint}; yield a Graded per student as each finishes."""
+                      options: RunOptions, key: str):
+    """Autograde {student: fingerprint} with the course's secret key; yield a Graded per student as each finishes."""
     scratch = course.scratch_dir("scratch")
     try:
         snapshot = scratch / "gradebook.db"
@@ -73,7 +88,7 @@ def grade_submissions(course: Course, assignment: str, submissions: dict, worker
         # gradebook yet when the pool forks.
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=start_worker,
-                                 initargs=(course, assignment, snapshot, scratch, options)) as pool:
+                                 initargs=(course, snapshot, scratch, options, key)) as pool:
             futures = {pool.submit(autograde_submission, student, assignment, fingerprint):
                        (student, fingerprint) for student, fingerprint in sorted(submissions.items())}
             for future in as_completed(futures):
@@ -103,15 +118,9 @@ def copy_gradebook(db_url: str, dest: Path) -> None:
 _worker = {}
 
 
-def start_worker(course: Course, assignment: str, snapshot: Path, scratch: Path, options: RunOptions) -> None:
+def start_worker(course: Course, snapshot: Path, scratch: Path, options: RunOptions, key: str) -> None:
     root = Path(tempfile.mkdtemp(dir=scratch, prefix="worker-"))
     shutil.copy(snapshot, root / "gradebook.db")
-    # nbgrader sets this around autograding; a kernel started in advance must see it too
-    os.environ["NBGRADER_EXECUTION"] = "autograde"
-    (root / "kernels").mkdir()
-    spare = SpareKernel(kernel_name(course, assignment), root / "kernels")
-    PrestartedExecute.spare_kernel = spare
-    Finalize(spare, spare.close, exitpriority=10)  # runs when the worker process exits
     log = nbgrader_log()
     log.propagate = False
     log.addHandler(logging.StreamHandler() if options.verbose else logging.NullHandler())
@@ -122,7 +131,7 @@ def start_worker(course: Course, assignment: str, snapshot: Path, scratch: Path,
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)
         os.close(devnull)
-    _worker.update(course=course, root=root, options=options, db_url=f"sqlite:///{root / 'gradebook.db'}")
+    _worker.update(course=course, root=root, options=options, key=key, db_url=f"sqlite:///{root / 'gradebook.db'}")
 
 
 def autograde_submission(student: str, assignment: str, fingerprint: str) -> Graded:
@@ -134,13 +143,7 @@ def autograde_submission(student: str, assignment: str, fingerprint: str) -> Gra
     shutil.rmtree(root / "autograded" / student, ignore_errors=True)
 
     started = time.perf_counter()
-    deadline = NotebookDeadline(options.cell_timeout, options.time_limit)
-    config = course.nbgrader_config(root=root, db_url=_worker["db_url"])
-    config.Autograde.autograde_preprocessors = [PrestartedExecute if step is Execute else step
-                                                for step in AUTOGRADE_STEPS]
-    config.Execute.timeout = options.cell_timeout
-    config.Execute.timeout_func = deadline
-    config.LateSubmissionPlugin.penalty_method = options.late_policy
+    config = autograde_config(course, root, options, _worker["key"], fingerprint)
     coursedir = course.coursedir(assignment, student, root=root, db_url=_worker["db_url"])
     converter = SubmissionAutograde(coursedir=coursedir, config=config, log=nbgrader_log())
     converter.force = True
@@ -149,11 +152,27 @@ def autograde_submission(student: str, assignment: str, fingerprint: str) -> Gra
     except NbGraderException as error:
         graded.failure = describe_failure(converter.failure) if converter.failure else str(error)
     graded.seconds = round(time.perf_counter() - started, 3)
-    if not graded.failure and deadline.exceeded():
-        graded.failure = f"ran past the time limit of {options.time_limit} s"
     if not graded.failure:
         read_verdict(graded, root / "autograded" / student / assignment, course.notebooks(assignment))
     return graded
+
+
+def autograde_config(course: Course, root: Path, options: RunOptions, key: str, fingerprint: str):
+    """nbgrader's configuration for grading one submission in a worker's scratch course."""
+    config = course.nbgrader_config(root=root, db_url=_worker["db_url"])
+    config.Autograde.autograde_preprocessors = AUTOGRADE_STEPS
+    config.OverwriteCells.add_missing_cells = True  # a deleted test cell is put back, and run
+    config.LateSubmissionPlugin.penalty_method = options.late_policy
+    config.DrawSecretInputs.key = key
+    config.DrawSecretInputs.submission = fingerprint  # everything the kernel can see of the submission
+    config.SandboxedExecute.sandbox = options.sandbox
+    config.SandboxedExecute.timeout = options.cell_timeout
+    config.SandboxedExecute.time_limit = options.time_limit
+    config.SandboxedExecute.max_output = int(options.max_output_mb * 2**20)
+    config.SandboxedKernelManager.memory_mb = options.memory_mb
+    config.SandboxedKernelManager.processes = options.processes
+    config.SandboxedKernelManager.cpu_seconds = options.cpu_seconds
+    return config
 
 
 class SubmissionAutograde(Autograde):
@@ -176,34 +195,9 @@ class SubmissionAutograde(Autograde):
             raise
 
 
-class NotebookDeadline:
-    """Per-cell timeout for nbclient that also ends the notebook at its time limit.
-
-    The clock starts when it is made; traitlets copies it into ``Execute``,
-    and the copy keeps the same end time.
-    """
-
-    def __init__(self, cell_timeout: int, time_limit: int):
-        self.cell_timeout, self.time_limit = cell_timeout, time_limit
-        self.end = time.monotonic() + time_limit
-
-    def exceeded(self) -> bool:
-        return time.monotonic() > self.end
-
-    def __call__(self, cell) -> float:
-        # nbclient treats 0 as "no timeout": past the limit, every cell gets a token 10 ms.
-        return max(0.01, min(self.cell_timeout, self.end - time.monotonic()))
-
-
-def kernel_name(course: Course, assignment: str) -> str:
-    """The kernel the assignment's notebooks declare (nbgrader grades with the source's)."""
-    first = course.source_dir / assignment / f"{course.notebooks(assignment)[0]}.ipynb"
-    return nbformat.read(first, as_version=4).metadata.get("kernelspec", {}).get("name", "python3")
-
-
 def describe_failure(error: Exception) -> str:
     if isinstance(error, DeadKernelError):
-        return "the kernel died (a crash, os._exit or running out of memory)"
+        return "the kernel died before running any cell (is the memory limit too small?)"
     if isinstance(error, NotJSONError):
         return "not a valid notebook (the file is not notebook JSON)"
     if isinstance(error, ValidationError):
@@ -231,5 +225,17 @@ def read_verdict(graded: Graded, autograded: Path, notebooks: list[str]) -> None
     for name in notebooks:
         path = autograded / f"{name}.ipynb"
         if path.exists():
-            graded.tests += judge_notebook(name, nbformat.read(path, as_version=4))
+            nb = nbformat.read(path, as_version=4)
+            graded.tests += judge_notebook(name, nb)
+            graded.note = graded.note or skipped_cells(nb)
     graded.autograded = str(autograded)
+
+
+def skipped_cells(nb) -> str:
+    """Why cells were skipped or not run (a crash, a hang, the time limit), for the summary; "" if none."""
+    reasons = [output.evalue for cell in nb.cells for output in cell.get("outputs", [])
+               if output.output_type == "error" and output.ename == "CellSkipped"]
+    if not reasons:
+        return ""
+    first = reasons[0].split(";")[0]
+    return f"{len(reasons)} cell(s) skipped: {first}"

@@ -23,13 +23,15 @@ from collections import defaultdict
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer
+from jupyter_core.utils import run_sync
+from traitlets import Bool, Enum, Integer
 
 from . import mailbox
 from .sandbox import MailboxKernelManager, SandboxedKernelManager
 
 MAX_ERROR_TEXT = 2000  # characters kept of an error's message and of each traceback line
 MAX_TRACEBACK = 60     # traceback lines kept
+PAUSE = 0.5            # seconds to wait before a cell the kernel died at in silence, to see if it was dead already
 
 
 def error_output(ename: str, evalue: str) -> NotebookNode:
@@ -42,13 +44,13 @@ class SandboxedExecute(Execute):
     max_output = Integer(10 * 2**20, help="Bytes of cell outputs kept in the graded notebook.").tag(config=True)
     max_restarts = Integer(3, help="Fresh kernels a notebook may get after a cell killed or hung one.").tag(config=True)
     interrupt_on_timeout = Bool(False)  # a cell past its time is skipped on a fresh kernel instead
-    shutdown_kernel = "immediate"       # nothing in a used kernel is worth a graceful shutdown
+    shutdown_kernel = Enum(["graceful", "immediate"], "immediate")  # a used kernel holds nothing worth keeping
 
     def preprocess(self, nb, resources=None, km=None):
         self.deadline = time.monotonic() + self.time_limit
         hidden = resources.setdefault("hidden_tests", {})
         self.inbox_cases = hidden.get("inputs", {})
-        original, skipped = copy.deepcopy(nb), {}
+        original, skipped, self.probe = copy.deepcopy(nb), {}, None
         for restarts in range(self.max_restarts + 1):
             nb, self.skipped = copy.deepcopy(original), skipped
             self.running = self.previous = None  # cell indices: being run, last one run
@@ -57,13 +59,19 @@ class SandboxedExecute(Execute):
                 nb, resources = super().preprocess(nb, resources)
                 break
             except (DeadKernelError, CellTimeoutError) as error:
-                culprit = self.running if self.acknowledged or self.previous is None else self.previous
-                if culprit is None:
+                if self.running is None:
                     raise  # the kernel did not even start: nothing to grade
                 if self.deadline_passed() or restarts == self.max_restarts:
-                    self.give_up(nb, culprit, restarts)
+                    self.give_up(nb, self.running, restarts)
                     break
-                skipped[culprit] = self.skip_reason(error)
+                if isinstance(error, DeadKernelError) and not self.acknowledged and self.probe != self.running:
+                    # Died without a word at this cell: os._exit can lose even the kernel's acknowledgement,
+                    # but a kernel the cell before stopped after it finished is silent too. Run again, and
+                    # look whether the kernel is still alive just before this cell (see preprocess_cell).
+                    self.probe = self.running if self.previous is not None else None
+                    if self.probe is not None:
+                        continue
+                skipped[self.running] = self.skip_reason(error)
         hidden["outcomes"] = dict(self.outcomes)
         return nb, resources
 
@@ -90,7 +98,11 @@ class SandboxedExecute(Execute):
                 cell.outputs, cell.execution_count = [error_output("CellSkipped", self.skipped[index])], None
             return cell, resources
         if cell.cell_type == "code" and cell.source.strip():
-            # a kernel that dies before it acknowledges a cell was ended by the cell before
+            if index == self.probe:
+                time.sleep(PAUSE)
+                if not run_sync(self.km.is_alive)():  # the cell run last stopped the kernel after it finished
+                    self.acknowledged = True
+                    raise DeadKernelError("the kernel stopped after the previous cell")
             self.previous, self.running, self.acknowledged = self.running, index, False
         cell, resources = super().preprocess_cell(cell, resources, index)
         for output in cell.get("outputs", []):

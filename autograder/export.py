@@ -1,8 +1,11 @@
 """Export: the gradebook as CSV files, for a spreadsheet and for Canvas.
 
 ``grades.csv`` has one row per student and, per assignment, its score (after
-any late penalty) and one column per graded question (``<assignment>/<grade
-cell>``). ``canvas.csv`` is Canvas' gradebook-import format: the five student
+any late penalty), a note (``<assignment>/note``: why the newest submission
+could not be graded, if it could not) and one column per graded question
+(``<assignment>/<grade cell>``). Every collected
+submission has a row: one that could not be graded has an empty score and its
+reason. ``canvas.csv`` is Canvas' gradebook-import format: the five student
 columns Canvas expects, a "Points Possible" row, one column per assignment.
 Both are sorted and carry no timestamps, so the same gradebook always gives
 the same bytes; each is written whole or not at all.
@@ -15,6 +18,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry
 
 from .course import Course, write_atomically
+from .record import load_results
 
 CANVAS_STUDENT_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 
@@ -37,20 +41,25 @@ def read_gradebook(course: Course) -> dict:
             questions = sorted((nb.name, cell.name, cell.max_score) for nb in assignment.notebooks
                                for cell in nb.grade_cells + nb.task_cells)
             assignments.append((assignment.name, assignment.max_score, questions))
+        results = {name: load_results(course, name) for name, _, _ in assignments}
+        known = {student.id: student for student in gb.students}
         students = []
-        for student in sorted(gb.students, key=lambda s: s.id):
+        for student_id in sorted(set(known).union(*results.values())):
+            student = known.get(student_id)
             scores = {}
             for name, _, questions in assignments:
+                entry = results[name].get(student_id, {})
+                scores[(name, "note")] = entry.get("reason", "")  # not how a crash went: that may vary
                 try:
-                    submission = gb.find_submission(name, student.id)
+                    submission = gb.find_submission(name, student_id)
                 except MissingEntry:
                     continue
                 scores[name] = submission.score - (submission.late_submission_penalty or 0)
                 for notebook, cell, _ in questions:
-                    scores[(name, notebook, cell)] = gb.find_grade(cell, notebook, name, student.id).score
-            students.append({"id": student.id, "first_name": student.first_name or "",
-                             "last_name": student.last_name or "", "lms_user_id": student.lms_user_id or "",
-                             "scores": scores})
+                    scores[(name, notebook, cell)] = gb.find_grade(cell, notebook, name, student_id).score
+            students.append({"id": student_id, "first_name": getattr(student, "first_name", "") or "",
+                             "last_name": getattr(student, "last_name", "") or "",
+                             "lms_user_id": getattr(student, "lms_user_id", "") or "", "scores": scores})
     return {"assignments": assignments, "students": students}
 
 
@@ -59,15 +68,15 @@ def question_column(assignment: str, notebook: str, cell: str, single_notebook: 
 
 
 def number(value) -> str:
-    return "" if value is None else f"{value:g}"
+    return value if isinstance(value, str) else "" if value is None else f"{value:g}"
 
 
 def grades_csv(table: dict) -> str:
     header, keys = ["student_id", "first_name", "last_name"], []
     for name, _, questions in table["assignments"]:
         single = len({notebook for notebook, _, _ in questions}) == 1
-        header.append(name)
-        keys.append(name)
+        header += [name, f"{name}/note"]
+        keys += [name, (name, "note")]
         for notebook, cell, _ in questions:
             header.append(question_column(name, notebook, cell, single))
             keys.append((name, notebook, cell))

@@ -1,13 +1,17 @@
 """Feedback: one HTML page per student, nbgrader's feedback with a summary on top.
 
 nbgrader's ``GenerateFeedback`` renders each graded notebook with its scores;
-we add one preprocessor that puts, above the notebook, the tests the student
-did not pass and their messages. Pages are generated into a scratch folder and
+we add two preprocessors: one takes the hidden tests' code out of the test
+cells (and the tracebacks that would quote it), the other puts, above the
+notebook, the tests the student did not pass and their messages. The hidden
+tests' inputs never reach the graded notebook (``execute.py`` takes the
+outcomes out), so they cannot reach the feedback either. Pages are generated into a scratch folder and
 moved into ``feedback/<student>/<assignment>/`` whole, so a student never gets
 half a page. With an exchange configured they are released to it, where
 ``nbgrader fetch_feedback`` finds them.
 """
 
+import re
 import shutil
 
 import nbformat
@@ -20,6 +24,21 @@ from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
 
 from .course import Course, CourseError, nbgrader_log, replace_folder
 from .judge import judge_notebook
+
+
+HIDDEN_TESTS = re.compile(r"[ \t]*### BEGIN HIDDEN TESTS.*?(### END HIDDEN TESTS[^\n]*\n?|\Z)", re.DOTALL)
+
+
+class HideHiddenTests(NbGraderPreprocessor):
+    """Remove hidden-test blocks from every cell, and reduce that cell's tracebacks to their last line."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if "### BEGIN HIDDEN TESTS" in cell.source:
+            cell.source = HIDDEN_TESTS.sub("", cell.source).rstrip("\n")
+            for output in cell.get("outputs", []):
+                if output.output_type == "error":
+                    output.traceback = [f"{output.ename}: {output.evalue}"]
+        return cell, resources
 
 
 class FailedTestsSummary(NbGraderPreprocessor):
@@ -49,7 +68,8 @@ def generate_feedback(course: Course, assignment: str) -> list[str]:
     try:
         config = course.nbgrader_config()
         config.CourseDirectory.feedback_directory = str(scratch)
-        config.GenerateFeedback.preprocessors = [GetGrades, FailedTestsSummary, CSSHTMLHeaderPreprocessor]
+        config.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, FailedTestsSummary,
+                                                 CSSHTMLHeaderPreprocessor]
         coursedir = course.coursedir(assignment)
         coursedir.feedback_directory = str(scratch)
         converter = GenerateFeedback(coursedir=coursedir, config=config, log=nbgrader_log())

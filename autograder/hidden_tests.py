@@ -104,7 +104,7 @@ class JudgeHiddenTests(NbGraderPreprocessor):
                 if cell.execution_count is None:
                     problem = "this test cell did not run"
                 else:
-                    problem = verdict(calls.get(cell.metadata.nbgrader["grade_id"], []),
+                    problem = verdict(calls.get(cell.metadata.nbgrader.get("grade_id"), []),
                                       outcomes.get(index, []), inputs)
                 if problem:
                     cell.outputs.append(error_output("AssertionError", problem))
@@ -126,7 +126,7 @@ def verdict(functions: list, posted: list, inputs: dict) -> str | None:
     for name in functions:
         calls = [fields for called, fields in posted if called == name]
         if not calls:
-            return f"{name}: the hidden test did not report a result (was check_function replaced or stopped?)"
+            return f"{name}: the hidden test did not report a result (was the test helper replaced?)"
         for fields in calls:
             if len(fields) != len(inputs[name]):
                 return f"{name}: the hidden test reported {len(fields)} results for {len(inputs[name])} inputs"

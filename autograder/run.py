@@ -10,8 +10,8 @@ plus the judged tests. The parent records the results one at a time
 nbgrader's autograding steps run with three changes (``AUTOGRADE_STEPS``):
 the secret inputs of the hidden tests are drawn first (``hidden_tests``), the
 notebook runs in the sandbox (``execute``, ``sandbox``), and the hidden tests
-are judged outside the kernel before nbgrader saves the scores. Deleted test
-cells are put back from the source. A cell that crashes or hangs the kernel
+are judged outside the kernel before nbgrader saves the scores. Before that,
+every test cell is made the source's again, deleted ones included (``sanitize``). A cell that crashes or hangs the kernel
 costs only its own points; a file that is not a notebook comes back as a
 failure with its reason; the batch always goes on.
 """
@@ -34,16 +34,21 @@ from nbformat import ValidationError
 from nbformat.reader import NotJSONError
 from nbgrader.api import Gradebook
 from nbgrader.converters import Autograde, NbGraderException
-from nbgrader.preprocessors import Execute
+from nbgrader.preprocessors import Execute, OverwriteCells
 
 from .course import Course, CourseError, nbgrader_log
 from .execute import SandboxedExecute
 from .hidden_tests import DrawSecretInputs, JudgeHiddenTests
 from .judge import judge_notebook
+from .sanitize import RestoreTestCells
 
 NBGRADER_STEPS = Autograde.class_traits()["autograde_preprocessors"].default()  # nbgrader's, in order
 AUTOGRADE_STEPS = [DrawSecretInputs, SandboxedExecute, JudgeHiddenTests] + [
     step for step in NBGRADER_STEPS if step is not Execute]
+
+
+SANITIZE_STEPS = [RestoreTestCells if step is OverwriteCells else step
+                  for step in Autograde.class_traits()["sanitize_preprocessors"].default()]
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,9 @@ def autograde_submission(student: str, assignment: str, fingerprint: str) -> Gra
     shutil.rmtree(root / "autograded" / student, ignore_errors=True)
 
     started = time.perf_counter()
+    graded.failure = unreadable_notebooks(submitted, course.notebooks(assignment))
+    if graded.failure:
+        return graded
     config = autograde_config(course, root, options, _worker["key"], fingerprint)
     coursedir = course.coursedir(assignment, student, root=root, db_url=_worker["db_url"])
     converter = SubmissionAutograde(coursedir=coursedir, config=config, log=nbgrader_log())
@@ -160,8 +168,8 @@ def autograde_submission(student: str, assignment: str, fingerprint: str) -> Gra
 def autograde_config(course: Course, root: Path, options: RunOptions, key: str, fingerprint: str):
     """nbgrader's configuration for grading one submission in a worker's scratch course."""
     config = course.nbgrader_config(root=root, db_url=_worker["db_url"])
+    config.Autograde.sanitize_preprocessors = SANITIZE_STEPS
     config.Autograde.autograde_preprocessors = AUTOGRADE_STEPS
-    config.OverwriteCells.add_missing_cells = True  # a deleted test cell is put back, and run
     config.LateSubmissionPlugin.penalty_method = options.late_policy
     config.DrawSecretInputs.key = key
     config.DrawSecretInputs.submission = fingerprint  # everything the kernel can see of the submission
@@ -193,6 +201,19 @@ class SubmissionAutograde(Autograde):
         except Exception as error:
             self.failure = error
             raise
+
+
+def unreadable_notebooks(submitted: Path, notebooks: list[str]) -> str:
+    """Why a submitted notebook cannot be read as one, or "" (nbgrader would fail on it, less clearly)."""
+    for name in notebooks:
+        path = submitted / f"{name}.ipynb"
+        try:
+            if path.exists():
+                nbformat.read(path, as_version=4)
+        except Exception as error:  # every way a file can fail to be a notebook
+            reason = describe_failure(error)
+            return reason if reason.startswith("not a valid notebook") else f"not a valid notebook ({reason})"
+    return ""
 
 
 def describe_failure(error: Exception) -> str:

@@ -43,7 +43,7 @@ from traitlets import Int, List, Unicode
 from . import mailbox
 
 PACKAGE = Path(__file__).resolve().parent
-KERNEL_MODULES = ("__init__.py", "cases.py", "checks.py", "mailbox.py", "long_gap.py")
+KERNEL_MODULES = ("__init__.py", "cases.py", "checks.py", "mailbox.py")
 SANDBOX_LIB = "/sandbox/lib"          # where the importable modules are mounted
 SANDBOX_INBOX = "/sandbox/inbox.json"
 SANDBOX_TMP = "/tmp"                  # the private, size-limited, writable place (also HOME)
@@ -173,6 +173,8 @@ class MailboxKernelManager(AsyncKernelManager):
         await super()._async_cleanup_resources(restart=restart)
         if not restart:
             shutil.rmtree(self.private_dir, ignore_errors=True)
+
+    cleanup_resources = _async_cleanup_resources  # jupyter_client binds the name to its own method
 
 
 class SandboxedKernelManager(MailboxKernelManager):

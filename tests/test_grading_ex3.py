@@ -52,7 +52,9 @@ def test_two_workers_give_the_scores_the_content_earns(ex3, capsys):
     assert len(graded_subs) >= 30
 
     rows = {row["student_id"]: row for row in csv.DictReader(io.StringIO(export))}
-    assert set(rows) == set(graded_subs), "exactly the gradable students are in the gradebook"
+    assert set(rows) == {s.student for s in subs}, "every collected student is in the export"
+    unreadable = rows["notjson"]
+    assert unreadable[corpus.ASSIGNMENT] == "" and "not a valid notebook" in unreadable[f"{corpus.ASSIGNMENT}/note"]
     for student, sub in graded_subs.items():
         expected = corpus.expected_points(sub.kinds, points)
         for test, value in expected.items():

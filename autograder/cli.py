@@ -53,7 +53,7 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--force", action="store_true", help="grade again even unchanged submissions")
     limits = grade.add_argument_group("sandbox", "each submission's kernel runs in a bubblewrap sandbox with these limits")
     limits.add_argument("--memory", type=int, default=2048, metavar="MIB",
-                        help="memory (address space) of each kernel process (default: 2048)")
+                        help="private memory of each kernel process (default: 2048)")
     limits.add_argument("--processes", type=int, default=64, help="processes and threads of a kernel (default: 64)")
     limits.add_argument("--cpu-time", type=int, default=600, metavar="SECONDS",
                         help="CPU time of a kernel (default: 600)")

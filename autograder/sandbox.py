@@ -12,7 +12,9 @@ kernel of each submission instead runs:
 * as an unprivileged user id of its own (one per kernel, so that two
   submissions graded at once never share a process limit), with no
   capabilities;
-* with limits on memory, processes and CPU time (``prlimit``); the wall time
+* with limits on memory (the private writable memory of each process,
+  RLIMIT_DATA: TensorFlow reserves far more address space than it uses),
+  processes and CPU time (``prlimit``); the wall time
   per notebook and the size of kept outputs are enforced by the runner
   (``execute.py``).
 
@@ -51,6 +53,9 @@ SANDBOX_WORK = "/tmp/submission"      # the kernel's working folder
 UID_BASE = 200_000                    # sandbox user ids: UID_BASE + 16 * grader pid + kernel number
 TOOLS = ("bwrap", "prlimit", "setpriv")
 _kernel_numbers = itertools.count()
+# Only what Python code prints reaches the notebook: ipykernel would also forward C libraries' own writes
+# to the process's stderr (TensorFlow's import banner), and nbgrader gives a test cell with stderr no points.
+PYTHON_OUTPUT_ONLY = "--IPKernelApp.capture_fd_output=False"
 
 
 class SandboxUnavailable(RuntimeError):
@@ -144,7 +149,7 @@ def sandbox_argv(kernel_argv, submission, runtime_dir, uid, lib_files=(), inbox=
         argv += ["--setenv", name, value]
     argv += ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
              "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs",
-             "prlimit", f"--as={memory_mb * 1024 * 1024}", f"--nproc={processes}", f"--cpu={cpu_seconds}",
+             "prlimit", f"--data={memory_mb * 1024 * 1024}", f"--nproc={processes}", f"--cpu={cpu_seconds}",
              "--core=0", "--", *kernel_argv]
     return argv
 
@@ -167,7 +172,12 @@ class MailboxKernelManager(AsyncKernelManager):
         kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
         if self.inbox.exists():
             kw["env"] = dict(kw.get("env") or os.environ, **{mailbox.INBOX_ENV: str(self.inbox)})
-        return kernel_cmd, kw
+        return self.graded_kernel(kernel_cmd, kw)
+
+    def graded_kernel(self, kernel_cmd, kw):
+        """Python output only in the notebook; the process's own stdout and stderr go nowhere (not to a terminal)."""
+        kw.update(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return kernel_cmd + ([PYTHON_OUTPUT_ONLY] if self.ipykernel else []), kw
 
     async def _async_cleanup_resources(self, restart=False):
         await super()._async_cleanup_resources(restart=restart)
@@ -180,7 +190,7 @@ class MailboxKernelManager(AsyncKernelManager):
 class SandboxedKernelManager(MailboxKernelManager):
     """A kernel manager whose kernels run in the sandbox (configure limits with traitlets)."""
 
-    memory_mb = Int(2048, config=True, help="Address-space limit of each kernel process, in MiB.")
+    memory_mb = Int(2048, config=True, help="Private writable memory of each kernel process, in MiB.")
     processes = Int(64, config=True, help="Most processes (and threads) the kernel may run at once.")
     cpu_seconds = Int(600, config=True, help="CPU time limit of the kernel, in seconds.")
     tmp_mb = Int(256, config=True, help="Size of the kernel's private writable /tmp, in MiB.")
@@ -203,6 +213,7 @@ class SandboxedKernelManager(MailboxKernelManager):
         submission = kw.pop("cwd", None)
         kw.pop("env", None)  # the sandbox sets its own, minimal environment
         inbox = self.inbox if self.inbox.exists() else None
+        kernel_cmd, kw = self.graded_kernel(kernel_cmd, kw)
         argv = sandbox_argv(kernel_cmd, submission, self.runtime_dir, self.uid, self.lib_files, inbox,
                             self.memory_mb, self.processes, self.cpu_seconds, self.tmp_mb)
         return argv, kw

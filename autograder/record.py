@@ -7,10 +7,17 @@ the graded notebooks into ``autograded/``. Beside the gradebook it keeps
 ``results/<assignment>.json``: per student, the fingerprint of the graded
 submission (so a re-run grades only new or changed ones), the time it took,
 the reason it failed, and the judged tests (for feedback and the report).
+
+Each student's rows are written in one SQLite transaction (nbgrader's helpers
+commit after every change; here only the last commit counts), so a crash
+leaves a student's old rows or new ones, never half of each; the results file,
+written last and atomically, marks the student done, so a re-run grades again
+exactly the students the crash left unfinished.
 """
 
 import json
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -48,10 +55,10 @@ class Recorder:
 
     def record(self, graded: Graded) -> None:
         if not graded.failure:
-            # Files first, then the gradebook, then the results file: if this is
+            # The gradebook, the graded notebooks, then the results file: if this is
             # interrupted, the submission is simply graded again next time.
-            replace_folder(Path(graded.autograded), self.course.autograded(graded.student, self.assignment))
             self.save_grades(graded)
+            replace_folder(Path(graded.autograded), self.course.autograded(graded.student, self.assignment))
         self.results[graded.student] = {
             "fingerprint": graded.fingerprint,
             "status": "failed" if graded.failure else "graded",
@@ -67,11 +74,12 @@ class Recorder:
         with warnings.catch_warnings():
             # nbgrader's add_submission triggers SQLAlchemy autoflush warnings; harmless
             warnings.simplefilter("ignore", SAWarning)
-            self._save_grades(graded)
+            if self.gradebook is None:
+                self.gradebook = Gradebook(self.course.db_url, self.course.course_id)
+            with one_transaction(self.gradebook):
+                self._save_grades(graded)
 
     def _save_grades(self, graded: Graded) -> None:
-        if self.gradebook is None:
-            self.gradebook = Gradebook(self.course.db_url, self.course.course_id)
         gb, student, assignment = self.gradebook, graded.student, self.assignment
         gb.update_or_create_student(student)
         timestamp = {"timestamp": graded.timestamp} if graded.timestamp else {}
@@ -87,7 +95,21 @@ class Recorder:
             for comment in notebook.comments:
                 if (notebook.name, comment.name) in graded.comments:
                     comment.auto_comment = graded.comments[(notebook.name, comment.name)]
-        gb.db.commit()
+
+
+@contextmanager
+def one_transaction(gb: Gradebook):
+    """Make nbgrader's many commits one: they only flush, and the end commits (or rolls back) everything."""
+    session = gb.db
+    session.commit = session.flush  # on this session object only: nbgrader calls self.db.commit()
+    try:
+        yield
+    except BaseException:
+        del session.commit
+        session.rollback()
+        raise
+    del session.commit
+    session.commit()
 
 
 def register_students(course: Course, students: dict) -> None:

@@ -37,8 +37,14 @@ $(STAMPS)/exercises: $(STAMPS)/installed $(NBGRADER_CONFIG) $(wildcard solutions
 	@touch $@
 
 # -W turns a failing notebook cell (only a warning to Sphinx) into a failed build.
-site: $(STAMPS)/exercises
+site: $(STAMPS)/exercises $(STAMPS)/toc
 	$(BIN)/jupyter-book build . -W -n --keep-going
+
+# Sphinx keeps pages that left the table of contents: start the HTML afresh when
+# it changes (executed notebooks stay cached in _build/.jupyter_cache).
+$(STAMPS)/toc: _toc.yml _config.yml
+	rm -rf _build/html _build/.doctrees
+	@mkdir -p $(STAMPS) && touch $@
 
 # Browser tests drive Debian's chromium; the sandbox of the grader is bubblewrap.
 system-deps:

@@ -88,10 +88,11 @@ def grade_submissions(course: Course, assignment: str, submissions: dict, worker
     try:
         snapshot = scratch / "gradebook.db"
         copy_gradebook(course.db_url, snapshot)
-        # Forked workers start with nbgrader already imported (seconds saved per
-        # worker). Safe here: the parent has no threads, kernels, sockets or open
-        # gradebook yet when the pool forks.
-        context = multiprocessing.get_context("fork")
+        # Workers fork from a clean server process that has imported nbgrader once
+        # (seconds saved per worker), not from this process: a parent that has
+        # loaded TensorFlow (a notebook, a test) would hand its threads to the fork.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
         with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=start_worker,
                                  initargs=(course, snapshot, scratch, options, key)) as pool:
             futures = {pool.submit(autograde_submission, student, assignment, fingerprint):

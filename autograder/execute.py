@@ -20,10 +20,10 @@ import copy
 import time
 from collections import defaultdict
 
+from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
-from jupyter_core.utils import run_sync
 from traitlets import Bool, Enum, Integer
 
 from . import mailbox

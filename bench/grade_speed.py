@@ -3,7 +3,7 @@
 Grades one class of 40 generated ex3_lstm_gates submissions (tests/corpus_ex3.py)
 three ways, in one run, on the same input:
   1. plain `nbgrader autograde` (one process, one submission after another);
-  2. `autograder grade --workers N` (default: the number of cores);
+  2. `autograder grade --workers N` (default: the number of cores), sandbox on;
   3. the bare-kernel floor: start a kernel and run each notebook with nbclient,
      no grading at all, with one process and with as many processes as workers.
 Prints the wall times, the speed-up, the per-notebook cost against the floor,

@@ -228,3 +228,23 @@ def test_the_console_script_and_python_m_are_the_command(tmp_path, command):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.startswith("autograder collect: unknown assignment 'nosuch'") and done.stderr.count("\n") == 1
+
+
+def test_grade_stops_with_one_line_when_no_sandbox_can_start(released, tmp_path, capsys, monkeypatch):
+    from autograder import sandbox
+    paths = dict(released, course_dir=tmp_path / "grading")
+    (tmp_path / "download").mkdir()
+    (tmp_path / "download" / "ann_1_1_tiny.ipynb").write_text(notebook(released, "correct"))
+    assert run(paths, "release", "tiny") == 0 and run(paths, "collect", "tiny", tmp_path / "download") == 0
+    monkeypatch.setattr(sandbox, "TOOLS", ("bwrap", "no-such-sandbox-tool"))
+    capsys.readouterr()
+    assert run(paths, "grade", "tiny") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("autograder grade: cannot sandbox student code: no-such-sandbox-tool not found") \
+        and "--no-sandbox" in err and err.count("\n") == 1
+    assert not (paths["course_dir"] / "results").exists(), "nothing was graded"
+
+    assert run(paths, "grade", "tiny", "--no-sandbox") == 0  # the trusted way still works, and says so loudly
+    out, err = capsys.readouterr()
+    assert "WARNING: --no-sandbox: student code runs unconfined with YOUR permissions" in err
+    assert "graded 1, failed 0" in out and "\nann " in out and " 5  " in out

@@ -85,6 +85,9 @@ def grade_submissions(course: Course, assignment: str, submissions: dict, worker
                       options: RunOptions, key: str):
     """Autograde {student: fingerprint} with the course's secret key; yield a Graded per student as each finishes."""
     scratch = course.scratch_dir("scratch")
+    # Kernels' private folders (inbox, sockets) go here: short paths, as Unix sockets need, and
+    # removed at the end even if a worker died without cleaning up.
+    kernels = tempfile.mkdtemp(prefix="autograder-")
     try:
         snapshot = scratch / "gradebook.db"
         copy_gradebook(course.db_url, snapshot)
@@ -94,7 +97,7 @@ def grade_submissions(course: Course, assignment: str, submissions: dict, worker
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([__name__])
         with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=start_worker,
-                                 initargs=(course, snapshot, scratch, options, key)) as pool:
+                                 initargs=(course, snapshot, scratch, kernels, options, key)) as pool:
             futures = {pool.submit(autograde_submission, student, assignment, fingerprint):
                        (student, fingerprint) for student, fingerprint in sorted(submissions.items())}
             for future in as_completed(futures):
@@ -105,6 +108,7 @@ def grade_submissions(course: Course, assignment: str, submissions: dict, worker
                     yield Graded(student, assignment, fingerprint, failure="the grading worker crashed")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(kernels, ignore_errors=True)
 
 
 def copy_gradebook(db_url: str, dest: Path) -> None:
@@ -124,7 +128,8 @@ def copy_gradebook(db_url: str, dest: Path) -> None:
 _worker = {}
 
 
-def start_worker(course: Course, snapshot: Path, scratch: Path, options: RunOptions, key: str) -> None:
+def start_worker(course: Course, snapshot: Path, scratch: Path, kernels: str, options: RunOptions,
+                 key: str) -> None:
     root = Path(tempfile.mkdtemp(dir=scratch, prefix="worker-"))
     shutil.copy(snapshot, root / "gradebook.db")
     log = nbgrader_log()
@@ -137,7 +142,8 @@ def start_worker(course: Course, snapshot: Path, scratch: Path, options: RunOpti
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)
         os.close(devnull)
-    _worker.update(course=course, root=root, options=options, key=key, db_url=f"sqlite:///{root / 'gradebook.db'}")
+    _worker.update(course=course, root=root, kernels=kernels, options=options, key=key,
+                   db_url=f"sqlite:///{root / 'gradebook.db'}")
 
 
 def autograde_submission(student: str, assignment: str, fingerprint: str) -> Graded:
@@ -181,6 +187,7 @@ def autograde_config(course: Course, root: Path, options: RunOptions, key: str, 
     config.SandboxedKernelManager.memory_mb = options.memory_mb
     config.SandboxedKernelManager.processes = options.processes
     config.SandboxedKernelManager.cpu_seconds = options.cpu_seconds
+    config.MailboxKernelManager.runtime_root = _worker["kernels"]
     return config
 
 

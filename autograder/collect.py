@@ -11,8 +11,10 @@ reported, never copied. Nothing in the source is modified.
 import csv
 import datetime
 import hashlib
+import os
 import re
 import shutil
+import stat
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -70,12 +72,16 @@ def collect(course: Course, assignment: str, source: Path | None, pattern: str =
 # --- reading sources ---------------------------------------------------------
 
 def read_source(source: Path):
-    """Yield (relative name, mtime as UTC, read()) for every file of a folder or zip."""
+    """Yield (relative name, mtime as UTC, read()) for every file of a folder or zip;
+    (name, None, reason) for what is not a regular file (a link, a device, a pipe)."""
     if not source.exists():
         raise CourseError(f"no such folder or zip: {source}")
     if source.is_dir():
-        for path in sorted(p for p in source.rglob("*") if p.is_file()):
-            mtime = datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.UTC)
+        for path, reason in regular_files(source):
+            if reason:
+                yield str(path.relative_to(source)), None, reason
+                continue
+            mtime = datetime.datetime.fromtimestamp(path.lstat().st_mtime, datetime.UTC)
             yield str(path.relative_to(source)), mtime.replace(tzinfo=None), path.read_bytes
         return
     try:
@@ -86,15 +92,40 @@ def read_source(source: Path):
     if broken is not None:
         raise CourseError(f"{source} is corrupted (bad entry {broken}); download it again")
     for info in sorted(archive.infolist(), key=lambda i: i.filename):
-        if not info.is_dir():
-            # A zip stores local time without a zone; LMS exports write UTC.
-            yield info.filename, datetime.datetime(*info.date_time), lambda i=info: archive.read(i)
+        if info.is_dir():
+            continue
+        kind = stat.S_IFMT(info.external_attr >> 16)  # Unix mode, where the zip recorded one
+        if kind not in (0, stat.S_IFREG):
+            yield info.filename, None, NOT_A_FILE.get(kind, NOT_A_FILE[None])
+            continue
+        # A zip stores local time without a zone; LMS exports write UTC.
+        yield info.filename, datetime.datetime(*info.date_time), lambda i=info: archive.read(i)
+
+
+NOT_A_FILE = {stat.S_IFLNK: "a symbolic link, not a file (links are never followed)",
+              None: "not a regular file"}
+
+
+def regular_files(folder: Path):
+    """(path, "") for each regular file under folder, (path, reason) for anything else; links never followed."""
+    for parent, dirs, names in os.walk(folder, followlinks=False):
+        for name in sorted(dirs):
+            if os.path.islink(os.path.join(parent, name)):
+                yield Path(parent, name), NOT_A_FILE[stat.S_IFLNK]
+        dirs.sort()
+        for name in sorted(names):
+            path = Path(parent, name)
+            kind = stat.S_IFMT(path.lstat().st_mode)
+            yield path, "" if kind == stat.S_IFREG else NOT_A_FILE.get(kind, NOT_A_FILE[None])
 
 
 def match_lms_files(files, pattern: str, notebooks: list[str], roster: dict | None,
                     report: CollectReport):
     regex = re.compile(pattern, re.IGNORECASE)
     for name, mtime, read in files:
+        if mtime is None:  # not a file: read is the reason
+            report.skipped.append((name, read))
+            continue
         basename = Path(name).name
         if not basename.endswith(".ipynb"):
             report.skipped.append((name, "not a notebook"))
@@ -139,14 +170,23 @@ def read_exchange(course: Course, assignment: str, report: CollectReport):
     if not inbound.is_dir():
         raise CourseError(f"no inbound folder in the exchange: {inbound}")
     for folder in sorted(inbound.glob(f"*+{assignment}+*")):
+        if folder.is_symlink() or not folder.is_dir():
+            report.skipped.append((folder.name, NOT_A_FILE[stat.S_IFLNK] if folder.is_symlink()
+                                   else "not a submission folder"))
+            continue
         student, _, stamp = folder.name.rsplit("+", 3)[:3]
         files = {}
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        for path, reason in regular_files(folder):
             name = str(path.relative_to(folder))
-            if path.suffix == ".ipynb" or name in ("timestamp.txt", "submission_secret.txt"):
+            if reason:
+                report.skipped.append((f"{folder.name}/{name}", reason))
+            elif path.suffix == ".ipynb" or name in ("timestamp.txt", "submission_secret.txt"):
                 files[name] = path.read_bytes()
             else:
                 report.skipped.append((f"{folder.name}/{name}", "not a notebook"))
+        if not any(name.endswith(".ipynb") for name in files):
+            report.skipped.append((folder.name, "no notebook in this submission"))
+            continue
         timestamp = parse_utc(stamp).astimezone(datetime.UTC).replace(tzinfo=None)
         yield Candidate(student, timestamp, folder.name, files)
 

@@ -1,0 +1,130 @@
+"""Hostile input around the kernel, through the real `autograder` command.
+
+Links at collect (a Canvas folder, a zip, the exchange) are refused with a
+reason, never followed: a link to the solutions would otherwise be graded as
+the student's work. Names that a spreadsheet would run as a formula reach the
+CSV exports as text, and file names with control characters cannot forge a
+line of the command's output.
+"""
+
+import csv
+import os
+import stat
+import zipfile
+
+import corpus_tiny as tiny
+from autograder.cli import main
+
+PATTERN = r"hw-(?P<student>[a-z]+)\.ipynb"
+LINK_REASON = "a symbolic link, not a file (links are never followed)"
+
+
+def run(paths, *args):
+    return main(tiny.cli_args(paths) + [str(a) for a in args])
+
+
+def released(tmp_path):
+    paths = tiny.make_course(tmp_path)
+    assert run(paths, "release", tiny.ASSIGNMENT) == 0
+    return paths
+
+
+def solution_notebook(paths):
+    return paths["source_dir"] / tiny.ASSIGNMENT / f"{tiny.ASSIGNMENT}.ipynb"
+
+
+def test_links_in_a_folder_are_refused_and_the_rest_collected(tmp_path, capsys):
+    paths = released(tmp_path)
+    source = tmp_path / "download"
+    source.mkdir()
+    (source / "hw-honest.ipynb").write_text(tiny.student_notebook(paths["release_dir"], tiny.ADD, None))
+    (source / "hw-mallory.ipynb").symlink_to(solution_notebook(paths))
+    (source / "linked").symlink_to(paths["source_dir"] / tiny.ASSIGNMENT, target_is_directory=True)
+    os.mkfifo(source / "hw-pipe.ipynb")
+    capsys.readouterr()
+    assert run(paths, "collect", tiny.ASSIGNMENT, source, "--pattern", PATTERN) == 0
+    out = capsys.readouterr().out
+    assert f"skipped    hw-mallory.ipynb: {LINK_REASON}" in out
+    assert f"skipped    linked: {LINK_REASON}" in out
+    assert "skipped    hw-pipe.ipynb: not a regular file" in out
+    assert sorted(p.name for p in (paths["course_dir"] / "submitted").iterdir()) == ["honest"]
+
+
+def test_a_link_stored_in_a_zip_is_refused(tmp_path, capsys):
+    paths = released(tmp_path)
+    archive = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        out.writestr("hw-honest.ipynb", tiny.student_notebook(paths["release_dir"], tiny.ADD, None))
+        link = zipfile.ZipInfo("hw-mallory.ipynb")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16  # how zip -y stores a symbolic link
+        out.writestr(link, str(solution_notebook(paths)))
+    capsys.readouterr()
+    assert run(paths, "collect", tiny.ASSIGNMENT, archive, "--pattern", PATTERN) == 0
+    out = capsys.readouterr().out
+    assert f"skipped    hw-mallory.ipynb: {LINK_REASON}" in out
+    assert sorted(p.name for p in (paths["course_dir"] / "submitted").iterdir()) == ["honest"]
+
+
+def test_links_in_the_exchange_are_refused(tmp_path, capsys):
+    paths = released(tmp_path)
+    exchange = tmp_path / "exchange"
+    inbound = exchange / "lstm_course" / "inbound"
+    stamp = "2025-03-01 12:00:00.000000 UTC"
+    honest = inbound / f"honest+tiny+{stamp}+1"
+    honest.mkdir(parents=True)
+    (honest / "tiny.ipynb").write_text(tiny.student_notebook(paths["release_dir"], tiny.ADD, None))
+    mallory = inbound / f"mallory+tiny+{stamp}+2"
+    mallory.mkdir()
+    (mallory / "tiny.ipynb").symlink_to(solution_notebook(paths))
+    (mallory / "secret_key").symlink_to(tmp_path / "grading" / "secret_key")
+    (inbound / f"eve+tiny+{stamp}+3").symlink_to(honest, target_is_directory=True)
+    capsys.readouterr()
+    assert run(paths, "--exchange-root", exchange, "collect", tiny.ASSIGNMENT, "--exchange") == 0
+    out = capsys.readouterr().out
+    assert f"skipped    mallory+tiny+{stamp}+2/tiny.ipynb: {LINK_REASON}" in out
+    assert f"skipped    mallory+tiny+{stamp}+2/secret_key: {LINK_REASON}" in out
+    assert f"skipped    eve+tiny+{stamp}+3: {LINK_REASON}" in out
+    assert f"skipped    mallory+tiny+{stamp}+2: no notebook in this submission" in out
+    submitted = paths["course_dir"] / "submitted"
+    assert not (submitted / "mallory" / "tiny" / "tiny.ipynb").exists()
+    assert not (submitted / "eve").exists()
+    assert (submitted / "honest" / "tiny" / "tiny.ipynb").is_file()
+
+
+def test_formulas_in_names_are_exported_as_text(tmp_path):
+    paths = released(tmp_path)
+    source = tmp_path / "download"
+    source.mkdir()
+    for student in ("jsmith", "adoe"):
+        (source / f"hw-{student}.ipynb").write_text(tiny.student_notebook(paths["release_dir"], tiny.ADD, None))
+    (tmp_path / "roster.csv").write_text(
+        "lms_id,student_id,first_name,last_name\n"
+        'jsmith,s001,"=HYPERLINK(""http://example.invalid"",""x"")",+Smith\n'
+        "adoe,s002,@Alex,-Doe\n")
+    assert run(paths, "collect", tiny.ASSIGNMENT, source, "--pattern", PATTERN,
+               "--roster", tmp_path / "roster.csv") == 0
+    assert run(paths, "export") == 0
+    exports = paths["course_dir"] / "exports"
+    grades = {row["student_id"]: row for row in csv.DictReader(open(exports / "grades.csv"))}
+    assert grades["s001"]["first_name"] == "'=HYPERLINK(\"http://example.invalid\",\"x\")"
+    assert grades["s001"]["last_name"] == "'+Smith"
+    assert (grades["s002"]["first_name"], grades["s002"]["last_name"]) == ("'@Alex", "'-Doe")
+    canvas = {row[2]: row for row in csv.reader(open(exports / "canvas.csv"))}
+    assert canvas["s001"][0] == "'+Smith, =HYPERLINK(\"http://example.invalid\",\"x\")"
+    assert canvas["s002"][0] == "'-Doe, @Alex"
+    every_cell = [cell for path in exports.glob("*.csv") for row in csv.reader(open(path)) for cell in row]
+    assert not [cell for cell in every_cell if cell[:1] in ("=", "+", "@") or cell.startswith("-D")]
+
+
+def test_control_characters_in_file_names_cannot_forge_output(tmp_path, capsys):
+    paths = released(tmp_path)
+    source = tmp_path / "download"
+    source.mkdir()
+    (source / "hw-honest.ipynb").write_text(tiny.student_notebook(paths["release_dir"], tiny.ADD, None))
+    (source / "x\x1b[2J\ngraded 16.ipynb").write_text("{}")
+    capsys.readouterr()
+    assert run(paths, "collect", tiny.ASSIGNMENT, source, "--pattern", PATTERN) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    assert not [line for line in out.splitlines() if line.startswith("graded")]
+    assert "skipped    x\\x1b[2J\\ngraded 16.ipynb: file name does not match the pattern" in out

@@ -15,7 +15,7 @@ import logging
 import os
 import sys
 
-from .course import ROOT, Course, CourseError, nbgrader_log
+from .course import ROOT, Course, CourseError, nbgrader_log, printable
 
 
 def parser() -> argparse.ArgumentParser:
@@ -111,13 +111,13 @@ def run_collect(course, args) -> int:
     report = collect(course, args.assignment, args.source, args.pattern or CANVAS_PATTERN,
                      args.roster, exchange=args.exchange)
     for student, origin in report.collected:
-        print(f"collected  {student:<24} {origin}")
+        print(f"collected  {printable(student):<24} {printable(origin)}")
     for student, origin in report.unchanged:
-        print(f"unchanged  {student:<24} {origin}")
+        print(f"unchanged  {printable(student):<24} {printable(origin)}")
     for student, kept, dropped in report.duplicates:
-        print(f"duplicate  {student:<24} kept {kept}, ignored older {dropped}")
+        print(f"duplicate  {printable(student):<24} kept {printable(kept)}, ignored older {printable(dropped)}")
     for origin, reason in report.skipped:
-        print(f"skipped    {origin}: {reason}")
+        print(f"skipped    {printable(origin)}: {printable(reason)}")
     print(f"{len(report.collected)} collected, {len(report.unchanged)} unchanged, "
           f"{len(report.duplicates)} older duplicates ignored, {len(report.skipped)} files skipped")
     return 0

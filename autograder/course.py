@@ -130,6 +130,12 @@ class Course:
         return coursedir
 
 
+def printable(text) -> str:
+    """A file or student name as a terminal shows it harmlessly: control characters (escape
+    sequences, newlines that would forge a line of output) written as Python escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 def nbgrader_log() -> logging.Logger:
     """nbgrader's messages: hidden unless --verbose; ours are one line each."""
     return logging.getLogger("autograder.nbgrader")

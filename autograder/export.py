@@ -7,6 +7,8 @@ could not be graded, if it could not) and one column per graded question
 submission has a row: one that could not be graded has an empty score and its
 reason. ``canvas.csv`` is Canvas' gradebook-import format: the five student
 columns Canvas expects, a "Points Possible" row, one column per assignment.
+Text that a spreadsheet would run as a formula (a name or id starting with
+``=``, ``+``, ``-``, ``@``) is written with a leading apostrophe.
 Both are sorted and carry no timestamps, so the same gradebook always gives
 the same bytes; each is written whole or not at all.
 """
@@ -68,7 +70,15 @@ def question_column(assignment: str, notebook: str, cell: str, single_notebook: 
 
 
 def number(value) -> str:
-    return value if isinstance(value, str) else "" if value is None else f"{value:g}"
+    return spreadsheet_text(value) if isinstance(value, str) else "" if value is None else f"{value:g}"
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP's list: a spreadsheet runs such a cell as a formula
+
+
+def spreadsheet_text(text: str) -> str:
+    """Text a spreadsheet shows as text: one that could start a formula gets a leading apostrophe."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 def grades_csv(table: dict) -> str:
@@ -84,7 +94,7 @@ def grades_csv(table: dict) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
     for student in table["students"]:
-        writer.writerow([student["id"], student["first_name"], student["last_name"]]
+        writer.writerow([spreadsheet_text(student[k]) for k in ("id", "first_name", "last_name")]
                         + [number(student["scores"].get(key)) for key in keys])
     return out.getvalue()
 
@@ -97,6 +107,7 @@ def canvas_csv(table: dict) -> str:
     writer.writerow(["Points Possible", "", "", "", ""] + [number(m) for _, m, _ in table["assignments"]])
     for student in table["students"]:
         display = ", ".join(n for n in (student["last_name"], student["first_name"]) if n) or student["id"]
-        writer.writerow([display, student["lms_user_id"], student["id"], "", ""]
+        writer.writerow([spreadsheet_text(display), spreadsheet_text(student["lms_user_id"]),
+                         spreadsheet_text(student["id"]), "", ""]
                         + [number(student["scores"].get(name)) for name in names])
     return out.getvalue()

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from .collect import folder_digest
-from .course import Course, CourseError
+from .course import Course, CourseError, printable
 from .hidden_tests import course_key
 from .record import Recorder, is_graded, load_results
 from .release import ensure_in_gradebook
@@ -76,7 +76,7 @@ def summary_table(summary: Summary) -> str:
     lines = [f"{'student':<24} {'status':<7} {'seconds':>8} {'score':>7}  reason"]
     for student, status, seconds, score, reason in summary.rows:
         shown = "-" if score is None else f"{score:g}"
-        lines.append(f"{student:<24} {status:<7} {seconds:>8.1f} {shown:>7}  {reason}")
+        lines.append(f"{printable(student):<24} {status:<7} {seconds:>8.1f} {shown:>7}  {printable(reason)}")
     graded = sum(row[1] == "graded" for row in summary.rows)
     lines.append(f"graded {graded}, failed {len(summary.rows) - graded}, unchanged {summary.unchanged}; "
                  f"total {summary.seconds:.1f} s with {summary.workers} worker(s)")

@@ -57,6 +57,10 @@ def collect(course: Course, assignment: str, source: Path | None, pattern: str =
         candidates = list(read_exchange(course, assignment, report))
     else:
         lookup = read_roster(roster) if roster else None
+        for lms_id, row in list((lookup or {}).items()):
+            if reason := invalid_student_id(row["student_id"]):
+                report.skipped.append((f"roster row {lms_id}", reason))
+                del lookup[lms_id]
         files = read_source(Path(source))
         candidates = list(match_lms_files(files, pattern, notebooks, lookup, report))
     course.make_course_dir()
@@ -67,6 +71,18 @@ def collect(course: Course, assignment: str, source: Path | None, pattern: str =
     for student, chosen in sorted(newest_per_student(candidates, report).items()):
         write_submission(course, assignment, student, chosen, report)
     return report
+
+
+# A student id names folders and gradebook rows: a letter or digit, then letters, digits, ". _ - @", at most 64.
+STUDENT_ID = re.compile(r"[^\W_][\w.@-]{0,63}")
+
+
+def invalid_student_id(student: str) -> str:
+    """Why ``student`` cannot be a student id, or "" (ids become paths: no "..", "/", spaces, globs)."""
+    if STUDENT_ID.fullmatch(student) and ".." not in student:
+        return ""
+    return (f"'{student[:64]}' is not a valid student id (a letter or digit, then letters, digits, "
+            "'.', '_', '-' or '@'; at most 64)")
 
 
 # --- reading sources ---------------------------------------------------------
@@ -146,6 +162,9 @@ def match_lms_files(files, pattern: str, notebooks: list[str], roster: dict | No
                 report.skipped.append((name, f"'{key}' is not in the roster"))
                 continue
             student = roster[key]["student_id"]
+        if reason := invalid_student_id(student):
+            report.skipped.append((name, reason))
+            continue
         yield Candidate(student, mtime, name, {f"{notebook}.ipynb": read()})
 
 
@@ -175,6 +194,9 @@ def read_exchange(course: Course, assignment: str, report: CollectReport):
                                    else "not a submission folder"))
             continue
         student, _, stamp = folder.name.rsplit("+", 3)[:3]
+        if reason := invalid_student_id(student):
+            report.skipped.append((folder.name, reason))
+            continue
         files = {}
         for path, reason in regular_files(folder):
             name = str(path.relative_to(folder))

@@ -128,3 +128,31 @@ def test_control_characters_in_file_names_cannot_forge_output(tmp_path, capsys):
     assert "\x1b" not in out
     assert not [line for line in out.splitlines() if line.startswith("graded")]
     assert "skipped    x\\x1b[2J\\ngraded 16.ipynb: file name does not match the pattern" in out
+
+
+def test_ids_that_are_not_safe_names_are_refused_and_the_others_collected(tmp_path, capsys):
+    paths = released(tmp_path)
+    source = tmp_path / "download"
+    source.mkdir()
+    notebook = tiny.student_notebook(paths["release_dir"], tiny.ADD, None)
+    names = ["hw-..ipynb", "hw-...ipynb", "hw-[A-Z]*.ipynb", "hw-two words.ipynb", f"hw-{'a' * 65}.ipynb",
+             "hw-honest.ipynb", "hw-climber.ipynb"]
+    for name in names:
+        (source / name).write_text(notebook)
+    (tmp_path / "roster.csv").write_text("lms_id,student_id\n.,dot\n..,dots\nhonest,s001\nclimber,../../outside\n"
+                                         "[A-Z]*,s003\ntwo words,s004\n" + f"{'a' * 65},s005\n")
+    capsys.readouterr()
+    assert run(paths, "collect", tiny.ASSIGNMENT, source, "--pattern", r"hw-(?P<student>.+)\.ipynb") == 0
+    out = capsys.readouterr().out
+    refused = {"hw-..ipynb": ".", "hw-...ipynb": "..", "hw-[A-Z]*.ipynb": "[A-Z]*", "hw-two words.ipynb": "two words"}
+    for name, student in refused.items():
+        assert f"skipped    {name}: '{student}' is not a valid student id" in out
+    assert f"skipped    hw-{'a' * 65}.ipynb: '{'a' * 64}' is not a valid student id" in out
+    assert sorted(p.name for p in (paths["course_dir"] / "submitted").iterdir()) == ["climber", "honest"]
+
+    assert run(paths, "collect", tiny.ASSIGNMENT, source, "--pattern", r"hw-(?P<student>.+)\.ipynb",
+               "--roster", tmp_path / "roster.csv") == 0
+    out = capsys.readouterr().out
+    assert "skipped    roster row climber: '../../outside' is not a valid student id" in out
+    assert not (tmp_path / "outside").exists() and not (paths["course_dir"] / "outside").exists()
+    assert {"s001", "s003", "s004", "s005"} <= {p.name for p in (paths["course_dir"] / "submitted").iterdir()}

@@ -9,7 +9,7 @@ three ways, in one run, on the same input:
 Prints the wall times, the speed-up, the per-notebook cost against the floor,
 and whether both graders gave every student the same score on every test.
 
-    .venv/bin/python bench/grade_speed.py [--workers N] [--students 40]
+    .venv/bin/python -m bench.grade_speed [--workers N] [--students 40]
 """
 
 import argparse
@@ -25,13 +25,13 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
 
-import corpus_ex3 as corpus  # noqa: E402
-import nbformat  # noqa: E402
-from nbclient import NotebookClient  # noqa: E402
-from nbgrader.api import Gradebook  # noqa: E402
+import nbformat
+from nbclient import NotebookClient
+from nbgrader.api import Gradebook
+
+from tests.support import ROOT
+from tests.support import corpus_ex3 as corpus
 
 BIN = Path(sys.executable).parent
 

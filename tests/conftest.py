@@ -1,11 +1,26 @@
-"""Fixtures shared by the website tests (tests/test_site_*.py)."""
+"""Fixtures and markers shared by the whole suite.
 
-from pathlib import Path
+``ROOT`` and ``ASSIGNMENTS`` come from ``tests.support`` (module constants, so that
+``parametrize`` can use them); ``@pytest.mark.requires_root`` skips a test unless it runs as
+root, which the sandbox needs to give each kernel its own unprivileged user.
+"""
+
+import os
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ASSIGNMENTS, ROOT  # noqa: F401 (re-exported for the tests)
+
 SITE_HTML = ROOT / "_build" / "html"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "requires_root: needs root (the sandbox drops to a user id of its own)")
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("requires_root") and os.geteuid() != 0:
+        pytest.skip("the sandbox drops from root to an unprivileged user")
 
 
 @pytest.fixture(scope="session")

@@ -25,13 +25,13 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-import adversarial_corpus as corpus
-import corpus_ex3 as ex3
+from tests.support import adversarial_corpus as corpus
+from tests.support import corpus_ex3 as ex3
 from autograder.cli import main
 from autograder.collect import folder_digest
 from autograder.hidden_tests import KEY_FILE, draw_inputs
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox drops from root to an unprivileged user")
+pytestmark = pytest.mark.requires_root
 
 A = ex3.ASSIGNMENT
 CLASSMATES = {"classmate1": "correct", "classmate2": "wrong", "classmate3": "blank"}

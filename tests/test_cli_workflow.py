@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-import corpus_tiny as tiny
+from tests.support import corpus_tiny as tiny
 from autograder.cli import main
 
 PYTHON_BIN = Path(sys.executable).parent

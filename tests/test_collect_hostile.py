@@ -12,7 +12,7 @@ import os
 import stat
 import zipfile
 
-import corpus_tiny as tiny
+from tests.support import corpus_tiny as tiny
 from autograder.cli import main
 
 PATTERN = r"hw-(?P<student>[a-z]+)\.ipynb"

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from autograder import checks, reference
-from exercise_course import NBGRADER, ROOT, source_notebook
+from tests.support import ASSIGNMENTS, ROOT
+from tests.support.exercise_course import NBGRADER, source_notebook
 
-ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir())
 CHECKED = [name for name in checks.OUTPUT_NAMES]
 
 

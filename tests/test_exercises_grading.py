@@ -7,10 +7,10 @@ solution, the blank student version and every mistake of the catalogue.
 import nbformat
 import pytest
 
-from exercise_course import ROOT, ExerciseCourse, solved, source_notebook, validate
-from mistakes import MISTAKES
+from tests.support import ASSIGNMENTS
+from tests.support.exercise_course import ExerciseCourse, solved, source_notebook, validate
+from tests.support.mistakes import MISTAKES
 
-ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir())
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import json
 import pytest
 from nbgrader.api import Gradebook
 
-import corpus_tiny as tiny
+from tests.support import corpus_tiny as tiny
 from autograder import record
 from autograder.cli import main
 

@@ -12,7 +12,7 @@ import io
 
 import pytest
 
-import corpus_ex3 as corpus
+from tests.support import corpus_ex3 as corpus
 from autograder.cli import main
 
 DUE = "2025-03-02 00:00:00 UTC"

@@ -12,11 +12,11 @@ import nbformat
 import pytest
 
 from autograder.cli import main
-from exercise_course import ROOT, source_notebook
+from tests.support import ASSIGNMENTS
+from tests.support.exercise_course import source_notebook
 
-ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir())
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox drops from root to an unprivileged user")
+pytestmark = pytest.mark.requires_root
 
 
 def points(assignment):

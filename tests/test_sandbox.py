@@ -11,11 +11,11 @@ from jupyter_core.utils import run_sync
 from nbclient.exceptions import DeadKernelError
 from traitlets.config import Config
 
+from tests.support import ROOT
 from autograder.sandbox import SANDBOX_WORK, UID_BASE, SandboxedKernelManager, check_sandbox
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox drops from root to nobody")
+pytestmark = pytest.mark.requires_root
 
 
 def run_in_sandbox(workdir, *sources, timeout=60, **limits):
@@ -55,7 +55,7 @@ def test_kernel_sees_only_its_submission_and_the_system(submission):
         submission,
         "import os; print(os.getuid(), os.getcwd())",
         f"print(sorted(os.listdir('.')), os.path.exists({str(submission.parent.parent.parent)!r} + '/secret_gradebook.db'))",
-        f"print(os.path.exists({REPO!r} + '/solutions'), os.path.exists({REPO!r} + '/autograder'), os.path.exists('/root/.ssh'))",
+        f"print(os.path.exists({str(ROOT)!r} + '/solutions'), os.path.exists({str(ROOT)!r} + '/autograder'), os.path.exists('/root/.ssh'))",
         "open('notes.txt', 'w').write('ok'); print(open('data.txt').read())",
         "open('data.txt', 'w')",
     )

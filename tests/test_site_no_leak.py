@@ -27,7 +27,8 @@ import pytest
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 from traitlets.config.loader import PyFileConfigLoader
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT
+
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
 MIN_BLOCK_CHARS = 20  # shorter blocks ("return h") are too generic to point at a leak
 MIN_LINE_CHARS = 30

@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook
 
-ROOT = Path(__file__).resolve().parents[1]
+from . import ROOT
 NBGRADER = ROOT / ".venv" / "bin" / "nbgrader"
 COURSE_CONFIG = ROOT / "autograder" / "nbgrader_config.py"
 # nbgrader's gradebook runs the `alembic` command, which lives next to it in the virtualenv

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-import corpus_ex3 as ex3
+from . import corpus_ex3 as ex3
 
 FUNCTIONS = ("forget_gate", "input_gate", "candidate_memory", "output_gate", "update_cell", "update_hidden",
              "lstm_cell_forward", "lstm_forward")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[1]
+from . import ROOT
 ASSIGNMENT = "ex3_lstm_gates"
 SOLUTION = ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 KINDS = ("correct", "wrong", "blank", "syntax_error", "exception")

@@ -1,6 +1,6 @@
 # The course's two commands:
 #   make        install, generate the student notebooks, build the website
-#   make test   the same, then the whole test suite (what CI runs)
+#   make test   the same, then the linter and the whole test suite (what CI runs)
 # Everything a fresh machine needs is installed from here.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -57,6 +57,7 @@ system-deps:
 	fi
 
 test: site system-deps
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 # Re-pin every package after editing requirements.in.

@@ -1,8 +1,13 @@
-"""The LSTM course's grading package.
+"""The LSTM course's code, in three folders by who runs it.
 
-* ``reference`` — the NumPy reference implementation of the exercise API;
-* ``nbgrader_config.py`` — the course's nbgrader configuration.
+* ``course/``   — what the course teaches: the exercise API's vocabulary, the
+  NumPy reference, the long-gap task. The book imports it; it runs no student code.
+* ``kernel/``   — what runs inside a student's sandboxed kernel (the only code
+  of ours a stranger's code can touch): call the function, post the outcome.
+* ``pipeline/`` — the instructor's grading, one step per module:
+  collect → run in sandbox → judge → record → feedback → export.
 
-Importing this package must not import TensorFlow: notebooks that do not use
-Keras are graded with NumPy alone, and fast.
+``nbgrader_config.py`` is the course's nbgrader configuration. Importing any of
+this must not import TensorFlow: notebooks that do not use Keras are graded with
+NumPy alone, and fast.
 """

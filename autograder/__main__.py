@@ -1,6 +1,7 @@
-"""``python -m autograder`` is the ``autograder`` command."""
+"""``python -m autograder``: the instructor's command (see ``pipeline/cli.py``)."""
+
 import sys
 
-from .cli import main
+from .pipeline.cli import main
 
 sys.exit(main())

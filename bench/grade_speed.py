@@ -1,6 +1,6 @@
 """How much faster `autograder grade` is than plain `nbgrader autograde`.
 
-Grades one class of 40 generated ex3_lstm_gates submissions (tests/corpus_ex3.py)
+Grades one class of 40 generated ex3_lstm_gates submissions (tests/support/corpus_ex3.py)
 three ways, in one run, on the same input:
   1. plain `nbgrader autograde` (one process, one submission after another);
   2. `autograder grade --workers N` (default: the number of cores), sandbox on;
@@ -24,7 +24,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
 
 import nbformat
 from nbclient import NotebookClient

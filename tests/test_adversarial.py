@@ -15,7 +15,6 @@ import hashlib
 import html
 import io
 import json
-import os
 import re
 import socket
 import threading
@@ -25,11 +24,11 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
+from autograder.pipeline.cli import main
+from autograder.pipeline.course_folder import KEY_FILE, folder_digest
+from autograder.pipeline.secret_inputs import draw_inputs
 from tests.support import adversarial_corpus as corpus
 from tests.support import corpus_ex3 as ex3
-from autograder.cli import main
-from autograder.collect import folder_digest
-from autograder.hidden_tests import KEY_FILE, draw_inputs
 
 pytestmark = pytest.mark.requires_root
 
@@ -189,7 +188,8 @@ def test_crashes_and_bombs_cost_only_their_own_cell(graded):
 def hidden_lines():
     """The lines of the source notebook's hidden tests, e.g. 'check_function("forget_gate", forget_gate)'."""
     sources = [cell.source for cell in nbformat.read(ex3.SOLUTION, as_version=4).cells]
-    blocks = [b for s in sources for b in re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", s, re.DOTALL)]
+    blocks = [b for s in sources
+              for b in re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", s, re.DOTALL)]
     return {line.strip() for block in blocks for line in block.splitlines() if line.strip()}
 
 

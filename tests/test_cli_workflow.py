@@ -9,7 +9,6 @@ points come from corpus_tiny.SUBMISSIONS, written by hand.
 
 import csv
 import hashlib
-import io
 import os
 import subprocess
 import sys
@@ -19,8 +18,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from autograder.pipeline.cli import main
 from tests.support import corpus_tiny as tiny
-from autograder.cli import main
 
 PYTHON_BIN = Path(sys.executable).parent
 
@@ -231,7 +230,7 @@ def test_the_console_script_and_python_m_are_the_command(tmp_path, command):
 
 
 def test_grade_stops_with_one_line_when_no_sandbox_can_start(released, tmp_path, capsys, monkeypatch):
-    from autograder import sandbox
+    from autograder.pipeline import sandbox
     paths = dict(released, course_dir=tmp_path / "grading")
     (tmp_path / "download").mkdir()
     (tmp_path / "download" / "ann_1_1_tiny.ipynb").write_text(notebook(released, "correct"))

@@ -12,8 +12,8 @@ import os
 import stat
 import zipfile
 
+from autograder.pipeline.cli import main
 from tests.support import corpus_tiny as tiny
-from autograder.cli import main
 
 PATTERN = r"hw-(?P<student>[a-z]+)\.ipynb"
 LINK_REASON = "a symbolic link, not a file (links are never followed)"

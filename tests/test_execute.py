@@ -1,18 +1,18 @@
 """The sandboxed run: crashes cost only their own cell, outputs are capped,
 hidden calls' outcomes leave the kernel and are judged outside it."""
 
-import os
 
 import nbformat
 import pytest
 from traitlets.config import Config
 
-from autograder.execute import SandboxedExecute
-from autograder.hidden_tests import draw_inputs, verdict
+from autograder.pipeline.execute import SandboxedExecute
+from autograder.pipeline.judge import verdict
+from autograder.pipeline.secret_inputs import draw_inputs
 
 pytestmark = pytest.mark.requires_root
 
-CHECK = "from autograder.checks import check_function\ncheck_function('forget_gate', forget_gate)"
+CHECK = "from autograder.kernel.check import check_function\ncheck_function('forget_gate', forget_gate)"
 SOLUTION = ("import numpy as np\n"
             "def forget_gate(x_t, h_prev, W_f, U_f, b_f):\n"
             "    z = x_t @ W_f + h_prev @ U_f + b_f\n"
@@ -29,8 +29,9 @@ def execute(tmp_path, *sources, inputs=None, sandbox=True, **settings):
         setattr(config.SandboxedExecute, name, value)
     resources = {"metadata": {"path": str(tmp_path)}, "hidden_tests": {"inputs": inputs or {}}}
     nb, resources = SandboxedExecute(config=config).preprocess(nb, resources)
-    texts = ["".join(o.get("text", "") if o.output_type == "stream" else f"{o.get('ename', '')}: {o.get('evalue', '')}"
-                     if o.output_type == "error" else str(o.get("data", "")) for o in cell.outputs) for cell in nb.cells]
+    texts = ["".join(o.get("text", "") if o.output_type == "stream"
+                     else f"{o.get('ename', '')}: {o.get('evalue', '')}" if o.output_type == "error"
+                     else str(o.get("data", "")) for o in cell.outputs) for cell in nb.cells]
     return texts, resources["hidden_tests"]["outcomes"]
 
 
@@ -49,7 +50,8 @@ def test_a_kernel_stopped_by_a_cell_that_then_finished_blames_that_cell(tmp_path
 
 def test_a_cell_past_its_timeout_is_skipped_even_if_it_ignores_interrupts(tmp_path):
     # 5 s is thousands of times what "a = 2" needs; the loop would run forever.
-    texts, _ = execute(tmp_path, "a = 2", "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: pass",
+    texts, _ = execute(tmp_path, "a = 2",
+                       "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: pass",
                        "print('after', a)", timeout=5)
     assert texts[1] == "CellSkipped: this cell ran longer than 5 s; the notebook was run again without it"
     assert texts[2] == "after 2\n"
@@ -84,6 +86,6 @@ def test_hidden_outcomes_leave_the_kernel_and_are_judged_outside(tmp_path, sandb
 
 
 def test_a_kernel_that_drops_its_inbox_cannot_judge_itself(tmp_path):
-    """Without the inbox, check_function would compare in the kernel: it needs the reference, absent here."""
+    """Without the inbox, check_function would compare in the kernel: it needs the pipeline, absent here."""
     texts, outcomes = execute(tmp_path, SOLUTION, "import os; os.environ.pop('AUTOGRADER_INBOX')\n" + CHECK)
-    assert texts[1].startswith("ImportError: cannot import name 'reference' from 'autograder'") and outcomes == {}
+    assert texts[1].startswith("ModuleNotFoundError: No module named 'autograder.pipeline'") and outcomes == {}

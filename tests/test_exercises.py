@@ -8,11 +8,13 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder import checks, reference
+from autograder.course import reference
+from autograder.course.api import OUTPUT_NAMES
+from autograder.kernel.check import check_function
 from tests.support import ASSIGNMENTS, ROOT
 from tests.support.exercise_course import NBGRADER, source_notebook
 
-CHECKED = [name for name in checks.OUTPUT_NAMES]
+CHECKED = list(OUTPUT_NAMES)
 
 
 def student_version(assignment):
@@ -48,7 +50,7 @@ def test_every_grade_cell_has_hidden_tests_through_checks(assignment):
     assert grade_cells
     for cell in grade_cells:
         hidden = cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
-        assert "from autograder.checks import check_function" in hidden and "check_function(" in hidden, cell.id
+        assert "from autograder.kernel.check import check_function" in hidden and "check_function(" in hidden, cell.id
 
 
 def _statements(source):
@@ -72,7 +74,8 @@ def test_visible_expected_values_are_the_reference(assignment):
             continue
         namespace = {"np": np, **given, **{k: getattr(reference, k) for k in dir(reference) if not k.startswith("_")}}
         for node, code in _statements(cell.source):
-            target = node.targets[0].id if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) else ""
+            named = isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+            target = node.targets[0].id if named else ""
             exec(code, namespace)
             if target.startswith("expected_") and isinstance(node.value, ast.Call):
                 computed = np.asarray(namespace[target.removeprefix("expected_")])
@@ -87,12 +90,12 @@ def test_visible_expected_values_are_the_reference(assignment):
 @pytest.mark.parametrize("name", CHECKED)
 def test_the_reference_passes_its_own_hidden_checks(name):
     for seed in range(10):
-        checks.check_function(name, getattr(reference, name), seed=seed)
+        check_function(name, getattr(reference, name), seed=seed)
 
 
 def _raises(name, function, phrase):
     with pytest.raises(AssertionError, match=phrase):
-        checks.check_function(name, function, seed=0)
+        check_function(name, function, seed=0)
 
 
 def test_hidden_checks_catch_what_visible_tests_may_miss():
@@ -144,11 +147,13 @@ def test_gradient_check_is_independent_of_the_reference_backward(monkeypatch):
 
 
 def test_importing_checks_does_not_import_tensorflow():
-    code = "import sys, autograder.checks, autograder.cases; assert 'tensorflow' not in sys.modules"
+    code = ("import sys, autograder.kernel.check, autograder.pipeline.cases, autograder.pipeline.compare; "
+            "assert 'tensorflow' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.parametrize("assignment", ["ex1_rnn_basics", "ex2_vanishing_gradients", "ex3_lstm_gates", "ex5_lstm_backward"])
+@pytest.mark.parametrize("assignment",
+                         ["ex1_rnn_basics", "ex2_vanishing_gradients", "ex3_lstm_gates", "ex5_lstm_backward"])
 def test_numpy_exercises_run_without_tensorflow(assignment):
     """The solved student version runs in a fresh process and leaves TensorFlow unimported."""
     out = subprocess.run([sys.executable, str(ROOT / "bench" / "exercise_times.py"), "--here", assignment],
@@ -158,7 +163,7 @@ def test_numpy_exercises_run_without_tensorflow(assignment):
 
 def test_ex4_given_task_makes_the_books_long_gap_data():
     """ex4 carries its own copy of the task (students need no course package); it must match the module."""
-    from autograder import long_gap
+    from autograder.course import long_gap
 
     cell = next(c for c in nbformat.read(source_notebook("ex4_keras_lstm"), as_version=4).cells
                 if c.id == "long_gap_task")

@@ -12,7 +12,6 @@ from tests.support.exercise_course import ExerciseCourse, solved, source_noteboo
 from tests.support.mistakes import MISTAKES
 
 
-
 @pytest.fixture(scope="session")
 def graded(tmp_path_factory):
     """graded(assignment) -> the course, autograded once per test session."""

@@ -12,9 +12,9 @@ import json
 import pytest
 from nbgrader.api import Gradebook
 
+from autograder.pipeline import record
+from autograder.pipeline.cli import main
 from tests.support import corpus_tiny as tiny
-from autograder import record
-from autograder.cli import main
 
 STUDENTS = {"ann": "correct", "ben": "hidden_fail", "cat": "wrong", "dan": "add_only"}
 

@@ -12,8 +12,8 @@ import io
 
 import pytest
 
+from autograder.pipeline.cli import main
 from tests.support import corpus_ex3 as corpus
-from autograder.cli import main
 
 DUE = "2025-03-02 00:00:00 UTC"
 

@@ -6,15 +6,13 @@ notebook in the sandbox (Keras included) and judges the hidden tests outside.
 """
 
 import csv
-import os
 
 import nbformat
 import pytest
 
-from autograder.cli import main
+from autograder.pipeline.cli import main
 from tests.support import ASSIGNMENTS
 from tests.support.exercise_course import source_notebook
-
 
 pytestmark = pytest.mark.requires_root
 

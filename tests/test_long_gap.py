@@ -6,8 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from autograder.long_gap import (LABELS, N_CLASSES, N_FEATURES, VOCAB, decode,
-                                 make_long_gap_data, to_sentence)
+from autograder.course.long_gap import LABELS, N_CLASSES, N_FEATURES, VOCAB, decode, make_long_gap_data, to_sentence
 
 # Written out by hand from the sentence task, not read from the module.
 WEATHER_OF_PLACE = {
@@ -112,6 +111,6 @@ def test_long_gaps_are_shortened_for_display():
 
 
 def test_importing_the_task_does_not_import_tensorflow():
-    code = "import sys, autograder.long_gap; print('tensorflow' in sys.modules)"
+    code = "import sys, autograder.course.long_gap; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

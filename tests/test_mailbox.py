@@ -9,8 +9,11 @@ import json
 import numpy as np
 import pytest
 
-from autograder import checks, mailbox, reference
-from autograder.hidden_tests import draw_inputs, hidden_calls, verdict
+from autograder.course import reference
+from autograder.kernel import mailbox
+from autograder.kernel.call import call_function
+from autograder.pipeline.judge import verdict
+from autograder.pipeline.secret_inputs import draw_inputs, hidden_calls
 
 KEY = "ab" * 32
 
@@ -91,7 +94,7 @@ def test_an_outcome_message_needs_exactly_the_outcome_fields():
 
 def test_hidden_calls_are_read_from_the_hidden_block_only():
     source = ('assert forget_gate(1) == 2  # check_function("not_this", f)\n'
-              '### BEGIN HIDDEN TESTS\nfrom autograder.checks import check_function\n'
+              '### BEGIN HIDDEN TESTS\nfrom autograder.kernel.check import check_function\n'
               'check_function("forget_gate", forget_gate)\ncheck_function(\'input_gate\', input_gate)\n'
               '### END HIDDEN TESTS')
     assert hidden_calls(source) == ["forget_gate", "input_gate"]
@@ -109,7 +112,7 @@ def test_inputs_are_reproducible_and_change_with_key_and_submission():
 
 def posted(name, function, inputs):
     """What a kernel running `function` posts, after the trip through the mailbox."""
-    outcomes = [vars(checks.run(name, function, arguments)) for arguments in inputs[name]]
+    outcomes = [vars(call_function(name, function, arguments)) for arguments in inputs[name]]
     return [mailbox.read_outcome(json.loads(json.dumps({"name": name, "outcomes": mailbox.encode(outcomes)})))]
 
 

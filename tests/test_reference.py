@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from autograder import reference as ref
+from autograder.course import reference as ref
 
 
 def test_sigmoid_hand_values_and_exact_tails():
@@ -21,7 +21,8 @@ def test_sigmoid_hand_values_and_exact_tails():
 
 def test_rnn_cell_forward_hand_worked():
     # one unit: tanh(2*0.5 + 1*(-1) + 0.25) = tanh(0.25)
-    h = ref.rnn_cell_forward(np.array([[2.0]]), np.array([[1.0]]), np.array([[0.5]]), np.array([[-1.0]]), np.array([0.25]))
+    h = ref.rnn_cell_forward(np.array([[2.0]]), np.array([[1.0]]), np.array([[0.5]]), np.array([[-1.0]]),
+                             np.array([0.25]))
     assert h.shape == (1, 1) and np.isclose(h[0, 0], np.tanh(0.25))
 
 
@@ -90,12 +91,14 @@ def test_no_function_modifies_or_returns_its_inputs():
 def test_float32_in_float32_out_and_float64_in_float64_out():
     rng = np.random.default_rng(2)
     for dtype in (np.float32, np.float64):
-        params = {k: rng.standard_normal({"W": (3, 2), "U": (2, 2), "b": (2,)}[k[0]]).astype(dtype) for k in ref.PARAM_KEYS}
+        shapes = {"W": (3, 2), "U": (2, 2), "b": (2,)}
+        params = {k: rng.standard_normal(shapes[k[0]]).astype(dtype) for k in ref.PARAM_KEYS}
         x = rng.standard_normal((1, 4, 3)).astype(dtype)
         h = np.zeros((1, 2), dtype)
         assert all(a.dtype == dtype for a in ref.lstm_forward(x, h, h, params))
 
 
 def test_importing_autograder_does_not_import_tensorflow():
-    code = "import sys, autograder, autograder.reference; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    code = ("import sys, autograder, autograder.course.reference; "
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)

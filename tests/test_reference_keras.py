@@ -13,7 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 tf = pytest.importorskip("tensorflow")
 import keras  # noqa: E402
 
-from autograder import reference as ref  # noqa: E402
+from autograder.course import reference as ref  # noqa: E402
 
 N_CONFIGS = 50
 TOL32 = 1e-5

@@ -1,19 +1,17 @@
 """The kernel sandbox holds: what student code can see, reach and use up."""
 
-import os
 import socket
 import threading
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 from jupyter_core.utils import run_sync
+from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from traitlets.config import Config
 
+from autograder.pipeline.sandbox import SANDBOX_WORK, UID_BASE, SandboxedKernelManager, check_sandbox
 from tests.support import ROOT
-from autograder.sandbox import SANDBOX_WORK, UID_BASE, SandboxedKernelManager, check_sandbox
-
 
 pytestmark = pytest.mark.requires_root
 
@@ -54,8 +52,10 @@ def test_kernel_sees_only_its_submission_and_the_system(submission):
     who, files, course, own, theirs = run_in_sandbox(
         submission,
         "import os; print(os.getuid(), os.getcwd())",
-        f"print(sorted(os.listdir('.')), os.path.exists({str(submission.parent.parent.parent)!r} + '/secret_gradebook.db'))",
-        f"print(os.path.exists({str(ROOT)!r} + '/solutions'), os.path.exists({str(ROOT)!r} + '/autograder'), os.path.exists('/root/.ssh'))",
+        f"print(sorted(os.listdir('.')), "
+        f"os.path.exists({str(submission.parent.parent.parent)!r} + '/secret_gradebook.db'))",
+        f"print(os.path.exists({str(ROOT)!r} + '/solutions'), os.path.exists({str(ROOT)!r} + '/autograder'), "
+        "os.path.exists('/root/.ssh'))",
         "open('notes.txt', 'w').write('ok'); print(open('data.txt').read())",
         "open('data.txt', 'w')",
     )
@@ -78,13 +78,14 @@ def test_two_kernels_at_once_run_as_different_users():
 
 def test_system_is_read_only_and_reference_is_not_importable(submission):
     write, reference, helpers = run_in_sandbox(
-        submission, "open('/usr/lib/x', 'w')", "import autograder.reference",
-        "import autograder.checks, autograder.mailbox, sys; "
+        submission, "open('/usr/lib/x', 'w')", "import autograder.course.reference",
+        "import autograder.kernel.check, sys; "
         "print(sorted(m for m in sys.modules if m.startswith('autograder')))")
     assert write.startswith("OSError") and "Read-only file system" in write
     assert reference.startswith("ModuleNotFoundError")
     # the modules the hidden tests need import, and pull in no reference
-    assert helpers == "['autograder', 'autograder.cases', 'autograder.checks', 'autograder.mailbox']"
+    assert helpers == ("['autograder', 'autograder.kernel', 'autograder.kernel.call', 'autograder.kernel.check', "
+                       "'autograder.kernel.mailbox']")
 
 
 def test_nothing_on_disk_is_writable_and_tmp_is_bounded(submission):

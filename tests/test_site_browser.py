@@ -37,7 +37,8 @@ INSPECT_PAGE = """async () => {
   return {
     math_total: maths.length,
     math_untypeset: maths.filter(m => !m.querySelector("mjx-container")).map(m => m.textContent.slice(0, 80)),
-    math_errors: [...document.querySelectorAll("mjx-merror")].map(e => e.getAttribute("data-mjx-error") || e.textContent),
+    math_errors: [...document.querySelectorAll("mjx-merror")]
+        .map(e => e.getAttribute("data-mjx-error") || e.textContent),
     broken_images: images.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.currentSrc || i.src),
     images_without_alt: images.filter(i => !(i.getAttribute("alt") || "").trim()).map(i => i.currentSrc || i.src),
     image_count: images.length,

@@ -166,14 +166,14 @@ except OSError as _error:
 '''
 
 IMPORT_REFERENCE = '''try:
-    from autograder.reference import candidate_memory as _reference
+    from autograder.course.reference import candidate_memory as _reference
 except ImportError as _error:
     _reference = None
     print("reference not importable:", type(_error).__name__)
 '''
 
-REPLACE_CHECK = '''import autograder.checks
-_real_check = autograder.checks.check_function
+REPLACE_CHECK = '''import autograder.kernel.check
+_real_check = autograder.kernel.check.check_function
 
 
 def _lenient_check(name, function, seed=None):
@@ -181,7 +181,7 @@ def _lenient_check(name, function, seed=None):
         _real_check(name, function, seed)
 
 
-autograder.checks.check_function = _lenient_check
+autograder.kernel.check.check_function = _lenient_check
 '''
 
 HOOK_IMPORT = '''import builtins
@@ -191,7 +191,7 @@ _real_import = builtins.__import__
 
 def _import(name, *args, **kwargs):
     """Hidden tests that import check_function get one that checks nothing."""
-    if name == "autograder.checks":
+    if name == "autograder.kernel.check":
         return types.SimpleNamespace(check_function=lambda *args, **kwargs: None)
     return _real_import(name, *args, **kwargs)
 
@@ -230,7 +230,7 @@ ATTACKS = [
                                   "lambda *args, **kwargs: None\n"
                                   "np.allclose = lambda *args, **kwargs: True\n"},
            caught_outside=("test_output_gate",)),
-    Attack("patchhelper", "autograder.checks.check_function replaced to skip update_cell, which is sneaky",
+    Attack("patchhelper", "autograder.kernel.check.check_function replaced to skip update_cell, which is sneaky",
            broken=("update_cell",), sneaky=("update_cell",), before={"update_cell": REPLACE_CHECK},
            caught_outside=("test_update_cell", "test_lstm_cell_forward")),
     Attack("patchbuiltins", "builtins.__import__ hands hidden tests a check_function that checks nothing",

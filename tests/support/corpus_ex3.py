@@ -18,6 +18,7 @@ from pathlib import Path
 import nbformat
 
 from . import ROOT
+
 ASSIGNMENT = "ex3_lstm_gates"
 SOLUTION = ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 KINDS = ("correct", "wrong", "blank", "syntax_error", "exception")
@@ -113,7 +114,8 @@ def class_corpus(functions: list, size: int = 34, seed: int = 3) -> list[Submiss
     subs = [Submission("correcta", 1, every("correct")), Submission("correctb", 2, every("correct")),
             Submission("blankc", 3, every("blank"))]
     for k, function in enumerate(functions):  # one function wrong, the rest right
-        subs.append(Submission(f"wrong{function.replace('_', '')}", 10 + k, dict(every("correct"), **{function: "wrong"})))
+        subs.append(Submission(f"wrong{function.replace('_', '')}", 10 + k,
+                               dict(every("correct"), **{function: "wrong"})))
     for k, done in enumerate((2, 5, 7)):  # ran out of time after `done` functions
         subs.append(Submission(f"partial{done}", 20 + k, {f: "correct" if j < done else "blank"
                                                            for j, f in enumerate(functions)}))

@@ -16,6 +16,7 @@ import nbformat
 from nbgrader.api import Gradebook
 
 from . import ROOT
+
 NBGRADER = ROOT / ".venv" / "bin" / "nbgrader"
 COURSE_CONFIG = ROOT / "autograder" / "nbgrader_config.py"
 # nbgrader's gradebook runs the `alembic` command, which lives next to it in the virtualenv

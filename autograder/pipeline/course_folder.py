@@ -1,18 +1,21 @@
-"""The grading course: where everything lives, and nbgrader's view of it.
+"""The course folder: where everything of a term lives, and nbgrader's view of it.
 
 An instructor never sees nbgrader's folder conventions. The course has
 * ``solutions/<assignment>/`` — the instructor notebooks (nbgrader's "source"),
 * ``exercises/<assignment>/`` — the student versions (nbgrader's "release"),
 * a grading folder (default ``grading/``, gitignored) holding the SQLite
   gradebook and nbgrader's working folders ``submitted/``, ``autograded/``,
-  ``feedback/``, plus ours: ``results/`` (what each run found), ``exports/``
-  and ``reports/``.
+  ``feedback/``, plus ours: ``results/`` (what each run found), ``exports/``,
+  ``reports/`` and the course's ``secret_key`` (the hidden inputs derive from it).
 Every path and the database URL can be changed; defaults are anchored at the
 repository, so the command works from any directory.
 """
 
+import hashlib
+import json
 import logging
 import os
+import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -21,8 +24,9 @@ from pathlib import Path
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NBGRADER_CONFIG = ROOT / "autograder" / "nbgrader_config.py"
+KEY_FILE = "secret_key"
 
 
 class CourseError(Exception):
@@ -80,8 +84,17 @@ class Course:
             return []
         return sorted(p.parent.name for p in folder.glob(f"*/{assignment}") if p.is_dir())
 
+    def fingerprint(self, student: str, assignment: str) -> str:
+        """Of everything the student submitted: a change in any file changes it."""
+        return folder_digest(self.submitted(student, assignment))
+
     def results_file(self, assignment: str) -> Path:
         return self.course_dir / "results" / f"{assignment}.json"
+
+    def load_results(self, assignment: str) -> dict:
+        """What grading found per student (see ``record``): {student: entry}."""
+        path = self.results_file(assignment)
+        return json.loads(path.read_text()) if path.exists() else {}
 
     def require_gradebook(self) -> None:
         path = self.db_url.removeprefix("sqlite:///")
@@ -102,6 +115,23 @@ class Course:
             raise CourseError(f"cannot create the grading folder {self.course_dir}: {error.strerror}")
         if not os.access(self.course_dir, os.W_OK):
             raise CourseError(f"the grading folder {self.course_dir} is not writable")
+
+    def secret_key(self) -> str:
+        """The course's secret key (hex), made on first use; readable by the instructor only."""
+        path = self.course_dir / KEY_FILE
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32))
+        return path.read_text().strip()
+
+    def register_students(self, students: dict) -> None:
+        """Add or update students in the gradebook: {student_id: {first_name, last_name, email, lms_user_id}}."""
+        from nbgrader.api import Gradebook
+        with Gradebook(self.db_url, self.course_id) as gb:
+            for student, fields in sorted(students.items()):
+                gb.update_or_create_student(student, **{k: v for k, v in fields.items() if v})
 
     # --- nbgrader configuration ---------------------------------------------
 
@@ -139,6 +169,18 @@ def printable(text) -> str:
 def nbgrader_log() -> logging.Logger:
     """nbgrader's messages: hidden unless --verbose; ours are one line each."""
     return logging.getLogger("autograder.nbgrader")
+
+
+def files_digest(files: dict) -> str:
+    """Fingerprint of {relative name: bytes}."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    return digest.hexdigest()
+
+
+def folder_digest(folder: Path) -> str:
+    return files_digest({str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()})
 
 
 # --- atomic writes: a reader never sees a half-written file ----------------------

@@ -16,7 +16,7 @@ from nbgrader.converters import GenerateAssignment, NbGraderException
 from nbgrader.exchange import ExchangeError
 from nbgrader.exchange.default import ExchangeReleaseAssignment
 
-from .course import Course, CourseError, nbgrader_log
+from .course_folder import Course, CourseError, nbgrader_log
 
 
 def release(course: Course, assignment: str, due: str | None = None) -> list[str]:

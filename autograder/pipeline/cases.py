@@ -1,27 +1,28 @@
-"""Random inputs for every function of the exercise API, drawn with NumPy alone.
+"""Random inputs for every function of the exercise API, drawn in the trusted grader.
 
-The hidden tests call a student's function on inputs the student never sees. This
-module only draws them; it imports neither the reference nor TensorFlow, so a
-trusted grader can draw here from a secret seed, send the inputs into a sandbox
-and compare the outputs outside (see ``checks``).
+The hidden tests call a student's function on inputs the student never sees.
+The grader draws them here from a secret seed (``secret_inputs``) and sends
+them into the sandbox; the outputs are judged outside (``judge``). NumPy and the
+reference only: TensorFlow is never imported.
 
 ``draw(name, rng)`` returns a list of cases; a case is a dict of the function's
 arguments in the order of the spec, so the function is called as ``f(*case.values())``.
 Every list holds a case whose sizes all differ (a transposed or swapped matrix
 cannot go unnoticed), a square one, random ones, and the first case again in
-float32. For ``lstm_cell_backward`` the ``cache`` argument holds only the forward
-step's inputs; the grader completes it with the reference forward pass. A
-``build_model`` case holds the sizes to build with, plus under ``PROBE`` the
-weights to load into the model and the inputs to predict on (not arguments).
+float32. For ``lstm_cell_backward`` the ``cache`` argument is drawn as the forward
+step's inputs and completed by the reference forward pass. A ``build_model``
+case holds the sizes to build with, plus under ``PROBE`` the weights to load
+into the model and the inputs to predict on (not arguments).
 """
 
 import numpy as np
 
+from autograder.course import reference
+from autograder.course.api import GATE_FUNCTIONS, GATES, PARAM_KEYS
+from autograder.kernel.call import PROBE
+
 N_RANDOM = 4  # random-size cases per function, besides the fixed-pattern ones
 N_MODELS = 2  # build_model cases: building a Keras model is slow
-PROBE = "probe"  # the key of a build_model case's weights and inputs
-GATE_FUNCTIONS = ("forget_gate", "input_gate", "candidate_memory", "output_gate")
-PARAM_KEYS = tuple(f"{kind}_{gate}" for gate in ("f", "i", "c", "o") for kind in ("W", "U", "b"))
 
 
 def draw(name, rng):
@@ -35,7 +36,16 @@ def draw(name, rng):
     if name == "build_model":  # Keras works in float32 anyway
         return [_build_model(rng, **s) for s in sizes[:N_MODELS]]
     cases = [_DRAWERS[name](rng, k=k, **s) for k, s in enumerate(sizes)]
-    return cases + [_as_float32(cases[0])]
+    return [_complete(name, case) for case in cases + [_as_float32(cases[0])]]
+
+
+def _complete(name, case):
+    """A backward case's cache, completed by the reference forward pass from the drawn inputs."""
+    if name != "lstm_cell_backward":
+        return case
+    step = case["cache"]
+    _, _, cache = reference.lstm_cell_forward(step["x_t"], step["h_prev"], step["c_prev"], step["params"])
+    return dict(case, cache=cache)
 
 
 def _as_float32(value):
@@ -62,7 +72,7 @@ def _weights(rng, n_in, n_h):  # scaled so pre-activations stay in tanh's sensit
 
 def _lstm_params(rng, n_x, n_h):
     params = {}
-    for gate in ("f", "i", "c", "o"):
+    for gate in GATES:
         params[f"W_{gate}"] = _weights(rng, n_x, n_h)
         params[f"U_{gate}"] = _weights(rng, n_h, n_h)
         params[f"b_{gate}"] = _normal(rng, n_h, scale=0.5)
@@ -172,7 +182,7 @@ _DRAWERS = {
     "rnn_step_jacobian": _rnn_step_jacobian,
     "gradient_norms": _gradient_norms,
     "cell_state_gradient": _cell_state_gradient,
-    **{name: _gate(name[0]) for name in GATE_FUNCTIONS},  # the gate's letter: f, i, c, o
+    **{name: _gate(gate) for gate, name in GATE_FUNCTIONS.items()},
     "update_cell": _update_cell,
     "update_hidden": _update_hidden,
     "lstm_cell_forward": _lstm_cell_forward,

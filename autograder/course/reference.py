@@ -16,10 +16,7 @@ imported only inside ``build_model``, so importing this module stays cheap.
 
 import numpy as np
 
-GATES = ("i", "f", "c", "o")  # the order of Keras' packed LSTM weight blocks
-PARAM_KEYS = tuple(f"{kind}_{gate}" for gate in ("f", "i", "c", "o") for kind in ("W", "U", "b"))
-MAPPINGS = ("many_to_one", "many_to_many")
-
+from .api import GATES, KERAS_GATES, MAPPINGS, PARAM_KEYS
 
 # --- ex1_rnn_basics: a vanilla RNN and the mapping types ----------------------
 
@@ -229,7 +226,7 @@ def params_from_keras(kernel, recurrent_kernel, bias):
     """
     n_h = recurrent_kernel.shape[0]
     params = {}
-    for k, gate in enumerate(GATES):
+    for k, gate in enumerate(KERAS_GATES):
         block = slice(k * n_h, (k + 1) * n_h)
         params[f"W_{gate}"] = np.array(kernel[:, block])
         params[f"U_{gate}"] = np.array(recurrent_kernel[:, block])
@@ -242,9 +239,9 @@ def keras_from_params(params):
 
     Inverse of params_from_keras: gate blocks concatenated in the order i, f, c, o.
     """
-    kernel = np.concatenate([params[f"W_{g}"] for g in GATES], axis=1)
-    recurrent_kernel = np.concatenate([params[f"U_{g}"] for g in GATES], axis=1)
-    bias = np.concatenate([params[f"b_{g}"] for g in GATES])
+    kernel = np.concatenate([params[f"W_{g}"] for g in KERAS_GATES], axis=1)
+    recurrent_kernel = np.concatenate([params[f"U_{g}"] for g in KERAS_GATES], axis=1)
+    bias = np.concatenate([params[f"b_{g}"] for g in KERAS_GATES])
     return kernel, recurrent_kernel, bias
 
 
@@ -288,10 +285,10 @@ def lstm_cell_backward(dh_t, dc_t, cache):
         "c": dc * i * (1.0 - c_tilde**2),
         "o": dh_t * tanh_c * o * (1.0 - o),
     }
-    grads = {"dx_t": sum(dz[g] @ p[f"W_{g}"].T for g in GATES),
-             "dh_prev": sum(dz[g] @ p[f"U_{g}"].T for g in GATES),
+    grads = {"dx_t": sum(dz[g] @ p[f"W_{g}"].T for g in KERAS_GATES),
+             "dh_prev": sum(dz[g] @ p[f"U_{g}"].T for g in KERAS_GATES),
              "dc_prev": dc * f}
-    for g in ("f", "i", "c", "o"):
+    for g in GATES:
         grads[f"dW_{g}"] = x_t.T @ dz[g]
         grads[f"dU_{g}"] = h_prev.T @ dz[g]
         grads[f"db_{g}"] = dz[g].sum(axis=0)

@@ -21,13 +21,13 @@ kernel of each submission instead runs:
 The kernel talks to the grader over Unix sockets in a folder bound into the
 sandbox (TCP would need the network the sandbox does not have); once the
 kernel listens, the grader takes that folder back, so nothing on disk is
-writable from inside. The only modules of ``autograder`` the kernel can import
-are the ones the hidden tests run there (``KERNEL_MODULES``): never the
-reference. The grader's inbox of secret inputs (``mailbox.py``) is mounted
-read-only.
+writable from inside. Of ``autograder`` the kernel sees one folder,
+``autograder/kernel/`` (what the hidden tests run there): never the reference,
+the solutions or the grader. The grader's inbox of secret inputs
+(``kernel/mailbox.py``) is mounted read-only.
 
 Use it from nbgrader/nbclient with
-``c.Execute.kernel_manager_class = "autograder.sandbox.SandboxedKernelManager"``.
+``c.Execute.kernel_manager_class = "autograder.pipeline.sandbox.SandboxedKernelManager"``.
 """
 
 import asyncio
@@ -40,13 +40,15 @@ import tempfile
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Int, List, Unicode
+from traitlets import Int, Unicode
 
-from . import mailbox
+from autograder import kernel
+from autograder.kernel import mailbox
 
-PACKAGE = Path(__file__).resolve().parent
-KERNEL_MODULES = ("__init__.py", "cases.py", "checks.py", "mailbox.py")
-SANDBOX_LIB = "/sandbox/lib"          # where the importable modules are mounted
+from . import limits
+
+KERNEL_PACKAGE = Path(kernel.__file__).resolve().parent  # mounted as autograder.kernel: all of ours a kernel sees
+SANDBOX_LIB = "/sandbox/lib"          # on the kernel's PYTHONPATH; autograder/ there is a namespace package
 SANDBOX_INBOX = "/sandbox/inbox.json"
 SANDBOX_TMP = "/tmp"                  # the private, size-limited, writable place (also HOME)
 SANDBOX_WORK = "/tmp/submission"      # the kernel's working folder
@@ -66,8 +68,8 @@ def check_sandbox() -> None:
     """Raise SandboxUnavailable, with one line saying what to do, unless a sandbox can start here."""
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing:
-        raise SandboxUnavailable(f"cannot sandbox student code: {', '.join(missing)} not found "
-                                 "(install Debian's bubblewrap and util-linux, or pass --no-sandbox on a trusted machine)")
+        raise SandboxUnavailable(f"cannot sandbox student code: {', '.join(missing)} not found (install "
+                                 "Debian's bubblewrap and util-linux, or pass --no-sandbox on a trusted machine)")
     if os.geteuid() != 0:
         raise SandboxUnavailable("cannot sandbox student code: the grader must run as root to give each kernel "
                                  "its own unprivileged user (or pass --no-sandbox on a trusted machine)")
@@ -116,14 +118,13 @@ def _submission_binds(folder):
     return binds
 
 
-def sandbox_argv(kernel_argv, submission, runtime_dir, uid, lib_files=(), inbox=None,
-                 memory_mb=2048, processes=64, cpu_seconds=600, tmp_mb=256):
+def sandbox_argv(kernel_argv, submission, runtime_dir, uid, inbox=None, memory_mb=limits.MEMORY_MB,
+                 processes=limits.PROCESSES, cpu_seconds=limits.CPU_SECONDS, tmp_mb=limits.TMP_MB):
     """The command that runs kernel_argv in the sandbox.
 
     submission: the folder whose files the kernel sees (read-only) in its
     working folder, or None. runtime_dir: holds the connection file and the
-    kernel's sockets. lib_files: (source, name) pairs mounted read-only under
-    SANDBOX_LIB. inbox: the grader's inbox file, mounted read-only, or None.
+    kernel's sockets. inbox: the grader's inbox file, mounted read-only, or None.
     """
     argv = ["bwrap", "--die-with-parent", "--new-session",
             "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
@@ -132,9 +133,8 @@ def sandbox_argv(kernel_argv, submission, runtime_dir, uid, lib_files=(), inbox=
             "--symlink", SANDBOX_TMP, "/var/tmp",
             *_system_binds(), *_submission_binds(submission),
             *_open_parents(runtime_dir), "--bind", str(runtime_dir), str(runtime_dir)]
-    for source, name in lib_files:
-        target = f"{SANDBOX_LIB}/{name}"
-        argv += [*_open_parents(target), "--ro-bind", str(source), target]
+    kernel_target = f"{SANDBOX_LIB}/autograder/kernel"
+    argv += [*_open_parents(kernel_target), "--ro-bind", str(KERNEL_PACKAGE), kernel_target]
     env = {"PATH": f"{os.path.dirname(sys.executable)}:/usr/bin:/bin", "HOME": SANDBOX_TMP, "USER": "student",
            "PYTHONPATH": SANDBOX_LIB, "PYTHONNOUSERSITE": "1", "MPLBACKEND": "Agg",
            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
@@ -190,12 +190,10 @@ class MailboxKernelManager(AsyncKernelManager):
 class SandboxedKernelManager(MailboxKernelManager):
     """A kernel manager whose kernels run in the sandbox (configure limits with traitlets)."""
 
-    memory_mb = Int(2048, config=True, help="Private writable memory of each kernel process, in MiB.")
-    processes = Int(64, config=True, help="Most processes (and threads) the kernel may run at once.")
-    cpu_seconds = Int(600, config=True, help="CPU time limit of the kernel, in seconds.")
-    tmp_mb = Int(256, config=True, help="Size of the kernel's private writable /tmp, in MiB.")
-    lib_files = List([(PACKAGE / name, f"autograder/{name}") for name in KERNEL_MODULES], config=True,
-                     help="(source, name) pairs mounted read-only for the kernel to import.")
+    memory_mb = Int(limits.MEMORY_MB, config=True, help="Private writable memory of each kernel process, in MiB.")
+    processes = Int(limits.PROCESSES, config=True, help="Most processes (and threads) the kernel may run at once.")
+    cpu_seconds = Int(limits.CPU_SECONDS, config=True, help="CPU time limit of the kernel, in seconds.")
+    tmp_mb = Int(limits.TMP_MB, config=True, help="Size of the kernel's private writable /tmp, in MiB.")
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -214,8 +212,8 @@ class SandboxedKernelManager(MailboxKernelManager):
         kw.pop("env", None)  # the sandbox sets its own, minimal environment
         inbox = self.inbox if self.inbox.exists() else None
         kernel_cmd, kw = self.graded_kernel(kernel_cmd, kw)
-        argv = sandbox_argv(kernel_cmd, submission, self.runtime_dir, self.uid, self.lib_files, inbox,
-                            self.memory_mb, self.processes, self.cpu_seconds, self.tmp_mb)
+        argv = sandbox_argv(kernel_cmd, submission, self.runtime_dir, self.uid, inbox=inbox, memory_mb=self.memory_mb,
+                            processes=self.processes, cpu_seconds=self.cpu_seconds, tmp_mb=self.tmp_mb)
         return argv, kw
 
     async def _async_post_start_kernel(self, **kw):

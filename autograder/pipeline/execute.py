@@ -4,9 +4,9 @@
 
 * the kernel runs in the sandbox (``sandbox.py``; or unconfined with
   ``sandbox=False``, for trusted submissions), with the hidden tests' secret
-  inputs in its inbox (drawn by ``hidden_tests.DrawSecretInputs``);
+  inputs in its inbox (drawn by ``secret_inputs.DrawSecretInputs``);
 * outcome messages the hidden tests post (``mailbox.OUTCOME``) are taken out of
-  the notebook as they arrive and kept, per cell, for ``hidden_tests.JudgeHiddenTests``;
+  the notebook as they arrive and kept, per cell, for ``judge.JudgeHiddenTests``;
 * a cell that kills the kernel (``os._exit``, running out of memory) or runs
   past its timeout is skipped: the notebook runs again on a fresh kernel
   without it, so the cells after it still earn their points; the whole
@@ -22,11 +22,13 @@ from collections import defaultdict
 
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
-from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Enum, Integer
 
-from . import mailbox
+from autograder.kernel import mailbox
+
+from . import limits
+from .results import error_output
 from .sandbox import MailboxKernelManager, SandboxedKernelManager
 
 MAX_ERROR_TEXT = 2000  # characters kept of an error's message and of each traceback line
@@ -34,15 +36,12 @@ MAX_TRACEBACK = 60     # traceback lines kept
 PAUSE = 0.5            # seconds to wait before a cell the kernel died at in silence, to see if it was dead already
 
 
-def error_output(ename: str, evalue: str) -> NotebookNode:
-    return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
-
-
 class SandboxedExecute(Execute):
     sandbox = Bool(True, help="Run kernels in the sandbox; False only for trusted submissions.").tag(config=True)
-    time_limit = Integer(300, help="Seconds the whole notebook may run (its restarts included).").tag(config=True)
-    max_output = Integer(10 * 2**20, help="Bytes of cell outputs kept in the graded notebook.").tag(config=True)
-    max_restarts = Integer(3, help="Fresh kernels a notebook may get after a cell killed or hung one.").tag(config=True)
+    time_limit = Integer(limits.TIME_LIMIT, config=True, help="Seconds the whole notebook may run (restarts included).")
+    max_output = Integer(limits.MAX_OUTPUT_MB * 2**20, config=True, help="Bytes of cell outputs kept in the notebook.")
+    max_restarts = Integer(limits.MAX_RESTARTS, config=True,
+                           help="Fresh kernels a notebook may get after a cell killed or hung one.")
     interrupt_on_timeout = Bool(False)  # a cell past its time is skipped on a fresh kernel instead
     shutdown_kernel = Enum(["graceful", "immediate"], "immediate")  # a used kernel holds nothing worth keeping
 

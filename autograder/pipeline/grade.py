@@ -1,7 +1,7 @@
 """Grade: the autograding step end to end, for one assignment.
 
 Choose the submissions that are new or changed since they were last graded
-(all of them with ``force``), run them in parallel workers (``run.py``), record
+(all of them with ``force``), run them in parallel workers (``autograde.py``), record
 each result as it arrives (``record.py``), show a progress line, and return
 the rows of the summary table.
 """
@@ -11,12 +11,10 @@ import sys
 import time
 from dataclasses import dataclass
 
-from .collect import folder_digest
-from .course import Course, CourseError, printable
-from .hidden_tests import course_key
-from .record import Recorder, is_graded, load_results
+from .autograde import RunOptions, grade_submissions
+from .course_folder import Course, CourseError, printable
+from .record import Recorder, is_graded
 from .release import ensure_in_gradebook
-from .run import RunOptions, grade_submissions
 
 
 @dataclass
@@ -28,8 +26,9 @@ class Summary:
 
 
 def grade(course: Course, assignment: str, workers: int | None = None, force: bool = False,
-          options: RunOptions = RunOptions(), progress=None) -> Summary:
+          options: RunOptions | None = None, progress=None) -> Summary:
     progress = progress or sys.stderr
+    options = options or RunOptions()
     course.require_assignment(assignment)
     students = course.submitted_students(assignment)
     if not students:
@@ -43,13 +42,13 @@ def grade(course: Course, assignment: str, workers: int | None = None, force: bo
         except SandboxUnavailable as error:
             raise CourseError(str(error))
     ensure_in_gradebook(course, assignment)
-    results = load_results(course, assignment)
-    fingerprints = {s: folder_digest(course.submitted(s, assignment)) for s in students}
+    results = course.load_results(assignment)
+    fingerprints = {s: course.fingerprint(s, assignment) for s in students}
     todo = {s: f for s, f in fingerprints.items() if force or not is_graded(results, s, f)}
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     rows = []
     if todo:
-        key = course_key(course.course_dir)  # outside every sandbox: the secret inputs derive from it
+        key = course.secret_key()  # outside every sandbox: the secret inputs derive from it
         with Recorder(course, assignment) as recorder:
             show_progress(progress, 0, len(todo), 0, started)
             for graded in grade_submissions(course, assignment, todo, workers, options, key):

@@ -1,4 +1,4 @@
-"""Judge: which tests of a graded notebook passed, and why the others failed.
+"""Scores: which tests of a graded notebook passed, and why the others failed.
 
 nbgrader scores an autograded test cell by its output (an error means no
 points); this module reads the same outputs with nbgrader's own rule and keeps
@@ -7,27 +7,15 @@ the message a student needs: the error and its first line, e.g.
 """
 
 import re
-from dataclasses import dataclass
 
 from nbgrader import utils
+
+from .results import TestResult
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-@dataclass(frozen=True)
-class TestResult:
-    notebook: str
-    grade_id: str
-    score: float
-    points: float
-    message: str  # "" when passed
-
-    @property
-    def passed(self) -> bool:
-        return self.score >= self.points
-
-
-def judge_notebook(notebook: str, nb) -> list[TestResult]:
+def read_scores(notebook: str, nb) -> list[TestResult]:
     """The autograded test cells of an executed notebook, in notebook order."""
     results = []
     for cell in nb.cells:

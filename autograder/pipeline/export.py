@@ -19,8 +19,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from .course import Course, write_atomically
-from .record import load_results
+from .course_folder import Course, write_atomically
 
 CANVAS_STUDENT_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 
@@ -43,7 +42,7 @@ def read_gradebook(course: Course) -> dict:
             questions = sorted((nb.name, cell.name, cell.max_score) for nb in assignment.notebooks
                                for cell in nb.grade_cells + nb.task_cells)
             assignments.append((assignment.name, assignment.max_score, questions))
-        results = {name: load_results(course, name) for name, _, _ in assignments}
+        results = {name: course.load_results(name) for name, _, _ in assignments}
         known = {student.id: student for student in gb.students}
         students = []
         for student_id in sorted(set(known).union(*results.values())):

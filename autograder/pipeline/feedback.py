@@ -11,7 +11,6 @@ half a page. With an exchange configured they are released to it, where
 ``nbgrader fetch_feedback`` finds them.
 """
 
-import re
 import shutil
 
 import nbformat
@@ -22,19 +21,18 @@ from nbgrader.exchange import ExchangeError
 from nbgrader.exchange.default import ExchangeReleaseFeedback
 from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
 
-from .course import Course, CourseError, nbgrader_log, replace_folder
-from .judge import judge_notebook
+from autograder.course.api import HIDDEN_BEGIN, HIDDEN_BLOCK
 
-
-HIDDEN_TESTS = re.compile(r"[ \t]*### BEGIN HIDDEN TESTS.*?(### END HIDDEN TESTS[^\n]*\n?|\Z)", re.DOTALL)
+from .course_folder import Course, CourseError, nbgrader_log, replace_folder
+from .scores import read_scores
 
 
 class HideHiddenTests(NbGraderPreprocessor):
     """Remove hidden-test blocks from every cell, and reduce that cell's tracebacks to their last line."""
 
     def preprocess_cell(self, cell, resources, index):
-        if "### BEGIN HIDDEN TESTS" in cell.source:
-            cell.source = HIDDEN_TESTS.sub("", cell.source).rstrip("\n")
+        if HIDDEN_BEGIN in cell.source:
+            cell.source = HIDDEN_BLOCK.sub("", cell.source).rstrip("\n")
             for output in cell.get("outputs", []):
                 if output.output_type == "error":
                     output.traceback = [f"{output.ename}: {output.evalue}"]
@@ -45,7 +43,7 @@ class FailedTestsSummary(NbGraderPreprocessor):
     """Insert, as the first cell, the list of failed tests with their messages."""
 
     def preprocess(self, nb, resources):
-        failed = [t for t in judge_notebook(resources["nbgrader"]["notebook"], nb) if not t.passed]
+        failed = [t for t in read_scores(resources["nbgrader"]["notebook"], nb) if not t.passed]
         if failed:
             lines = ["### Tests you did not pass", ""]
             for test in failed:

@@ -10,7 +10,6 @@ reported, never copied. Nothing in the source is modified.
 
 import csv
 import datetime
-import hashlib
 import os
 import re
 import shutil
@@ -22,8 +21,7 @@ from pathlib import Path
 
 from nbgrader.utils import parse_utc
 
-from .course import Course, CourseError, replace_folder
-from .record import register_students
+from .course_folder import Course, CourseError, files_digest, folder_digest, replace_folder
 
 # Canvas: <name>[_LATE]_<user id>_<submission id>_<file name>[-<resubmission>].ipynb
 CANVAS_PATTERN = (r"(?P<student>[^_]+?)(?:_late)?_(?P<lms_id>\d+)_\d+_"
@@ -65,7 +63,7 @@ def collect(course: Course, assignment: str, source: Path | None, pattern: str =
         candidates = list(match_lms_files(files, pattern, notebooks, lookup, report))
     course.make_course_dir()
     if roster:
-        register_students(course, {row["student_id"]: {
+        course.register_students({row["student_id"]: {
             "first_name": row.get("first_name"), "last_name": row.get("last_name"),
             "email": row.get("email"), "lms_user_id": lms_id} for lms_id, row in lookup.items()})
     for student, chosen in sorted(newest_per_student(candidates, report).items()):
@@ -247,16 +245,3 @@ def write_submission(course: Course, assignment: str, student: str, chosen: dict
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     report.collected.append((student, origins))
-
-
-def files_digest(files: dict) -> str:
-    digest = hashlib.sha256()
-    for name in sorted(files):
-        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
-    return digest.hexdigest()
-
-
-def folder_digest(folder: Path) -> str:
-    """Fingerprint of a submission folder: a change in any file changes it."""
-    return files_digest({str(p.relative_to(folder)): p.read_bytes()
-                         for p in folder.rglob("*") if p.is_file()})

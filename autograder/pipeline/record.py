@@ -24,13 +24,8 @@ from pathlib import Path
 from nbgrader.api import Gradebook
 from sqlalchemy.exc import SAWarning
 
-from .course import Course, replace_folder, write_atomically
-from .run import Graded
-
-
-def load_results(course: Course, assignment: str) -> dict:
-    path = course.results_file(assignment)
-    return json.loads(path.read_text()) if path.exists() else {}
+from .course_folder import Course, replace_folder, write_atomically
+from .results import Graded
 
 
 def is_graded(results: dict, student: str, fingerprint: str) -> bool:
@@ -43,7 +38,7 @@ class Recorder:
 
     def __init__(self, course: Course, assignment: str):
         self.course, self.assignment = course, assignment
-        self.results = load_results(course, assignment)
+        self.results = course.load_results(assignment)
         self.gradebook = None  # opened at the first record, after the workers have forked
 
     def __enter__(self):
@@ -110,10 +105,3 @@ def one_transaction(gb: Gradebook):
         raise
     del session.commit
     session.commit()
-
-
-def register_students(course: Course, students: dict) -> None:
-    """Add or update students: {student_id: {first_name, last_name, email, lms_user_id}}."""
-    with Gradebook(course.db_url, course.course_id) as gb:
-        for student, fields in sorted(students.items()):
-            gb.update_or_create_student(student, **{k: v for k, v in fields.items() if v})

@@ -15,7 +15,8 @@ import logging
 import os
 import sys
 
-from .course import ROOT, Course, CourseError, nbgrader_log, printable
+from . import limits
+from .course_folder import ROOT, Course, CourseError, nbgrader_log, printable
 
 
 def parser() -> argparse.ArgumentParser:
@@ -23,8 +24,10 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--course-dir", default=ROOT / "grading",
                      help="grading folder: gradebook, submissions, feedback (default: %(default)s)")
     top.add_argument("--db-url", default="", help="gradebook URL (default: sqlite:///COURSE_DIR/gradebook.db)")
-    top.add_argument("--source", dest="source_dir", default=ROOT / "solutions", help="instructor notebooks (default: %(default)s)")
-    top.add_argument("--release", dest="release_dir", default=ROOT / "exercises", help="student versions (default: %(default)s)")
+    top.add_argument("--source", dest="source_dir", default=ROOT / "solutions",
+                     help="instructor notebooks (default: %(default)s)")
+    top.add_argument("--release", dest="release_dir", default=ROOT / "exercises",
+                     help="student versions (default: %(default)s)")
     top.add_argument("--course-id", default="lstm_course", help="course id in the gradebook and exchange")
     top.add_argument("--exchange-root", default=None,
                      help="nbgrader exchange folder (JupyterHub courses); none by default")
@@ -46,20 +49,24 @@ def parser() -> argparse.ArgumentParser:
     grade = steps.add_parser("grade", help="autograde every new or changed submission")
     grade.add_argument("assignment")
     grade.add_argument("--workers", type=int, default=None, help="worker processes (default: number of cores)")
-    grade.add_argument("--cell-timeout", type=int, default=30, help="seconds one cell may run (default: 30)")
-    grade.add_argument("--time-limit", type=int, default=300, help="seconds one notebook may run (default: 300)")
+    grade.add_argument("--cell-timeout", type=int, default=limits.CELL_TIMEOUT,
+                       help="seconds one cell may run (default: %(default)s)")
+    grade.add_argument("--time-limit", type=int, default=limits.TIME_LIMIT,
+                       help="seconds one notebook may run (default: %(default)s)")
     grade.add_argument("--late-policy", choices=("none", "zero"), default="none",
                        help="late submissions: no penalty, or a score of zero (default: none)")
     grade.add_argument("--force", action="store_true", help="grade again even unchanged submissions")
-    limits = grade.add_argument_group("sandbox", "each submission's kernel runs in a bubblewrap sandbox with these limits")
-    limits.add_argument("--memory", type=int, default=2048, metavar="MIB",
-                        help="private memory of each kernel process (default: 2048)")
-    limits.add_argument("--processes", type=int, default=64, help="processes and threads of a kernel (default: 64)")
-    limits.add_argument("--cpu-time", type=int, default=600, metavar="SECONDS",
-                        help="CPU time of a kernel (default: 600)")
-    limits.add_argument("--max-output", type=float, default=10, metavar="MB",
-                        help="outputs kept in a graded notebook (default: 10)")
-    limits.add_argument("--no-sandbox", action="store_true",
+    sandbox = grade.add_argument_group("sandbox",
+                                       "each submission's kernel runs in a bubblewrap sandbox with these limits")
+    sandbox.add_argument("--memory", type=int, default=limits.MEMORY_MB, metavar="MIB",
+                         help="private memory of each kernel process (default: %(default)s)")
+    sandbox.add_argument("--processes", type=int, default=limits.PROCESSES,
+                         help="processes and threads of a kernel (default: %(default)s)")
+    sandbox.add_argument("--cpu-time", type=int, default=limits.CPU_SECONDS, metavar="SECONDS",
+                         help="CPU time of a kernel (default: %(default)s)")
+    sandbox.add_argument("--max-output", type=float, default=limits.MAX_OUTPUT_MB, metavar="MB",
+                         help="outputs kept in a graded notebook (default: %(default)s)")
+    sandbox.add_argument("--no-sandbox", action="store_true",
                         help="run student code unconfined, with your permissions: only for code you trust")
 
     feedback = steps.add_parser("feedback", help="HTML feedback for every graded student")
@@ -124,8 +131,8 @@ def run_collect(course, args) -> int:
 
 
 def run_grade(course, args) -> int:
+    from .autograde import RunOptions
     from .grade import grade, summary_table
-    from .run import RunOptions
     if args.workers is not None and args.workers < 1:
         raise CourseError("--workers must be at least 1")
     if min(args.cell_timeout, args.time_limit, args.memory, args.processes, args.cpu_time, args.max_output) <= 0:
@@ -134,8 +141,9 @@ def run_grade(course, args) -> int:
         print("autograder grade: WARNING: --no-sandbox: student code runs unconfined with YOUR permissions; "
               "it can read and change everything you can (solutions, gradebook, other students' work). "
               "Use it only for submissions you trust.", file=sys.stderr)
-    options = RunOptions(args.cell_timeout, args.time_limit, args.late_policy, args.verbose,
-                         sandbox=not args.no_sandbox, memory_mb=args.memory, processes=args.processes,
+    options = RunOptions(cell_timeout=args.cell_timeout, time_limit=args.time_limit, late_policy=args.late_policy,
+                         verbose=args.verbose, sandbox=not args.no_sandbox, memory_mb=args.memory,
+                         processes=args.processes,
                          cpu_seconds=args.cpu_time, max_output_mb=args.max_output)
     summary = grade(course, args.assignment, args.workers, args.force, options)
     print(summary_table(summary))

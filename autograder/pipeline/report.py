@@ -13,8 +13,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from .course import Course, CourseError, write_atomically
-from .record import load_results
+from .course_folder import Course, CourseError, write_atomically
 
 
 def write_report(course: Course, assignment: str, fmt: str = "md", out_dir: Path | None = None,
@@ -23,7 +22,7 @@ def write_report(course: Course, assignment: str, fmt: str = "md", out_dir: Path
     course.require_assignment(assignment)
     out_dir = Path(out_dir or course.course_dir / "reports")
     totals, questions, max_score = class_scores(course, assignment)
-    results = load_results(course, assignment)
+    results = course.load_results(assignment)
     histogram = out_dir / f"{assignment}_scores.png"
     write_atomically(histogram, histogram_png(totals, max_score, assignment))
 

@@ -2,7 +2,7 @@
 
 When the course's grader runs a notebook, the hidden tests must not judge
 inside the student's kernel, where the student's code could rewrite them. So
-``check_function`` (in ``checks``) only *runs* the student's function there:
+``check_function`` (in ``check``) only *runs* the student's function there:
 
 * the **inbox** is a read-only file the grader writes before the kernel
   starts, holding the arguments of every hidden call, drawn from a secret seed;
@@ -176,7 +176,7 @@ def read_outcome(data) -> tuple[str, list]:
 
 
 def _outcome_fields(fields: dict) -> dict:
-    """The fields of checks.Outcome, checked to be of the right kinds."""
+    """The fields of call.Outcome, checked to be of the right kinds."""
     if set(fields) != {"value", "error", "warnings", "modified", "shared"}:
         raise Malformed("an outcome needs exactly value, error, warnings, modified and shared")
     if type(fields["error"]) is not str:
@@ -184,16 +184,18 @@ def _outcome_fields(fields: dict) -> dict:
     texts = fields["warnings"]
     if type(texts) is not list or not all(type(t) is str for t in texts):
         raise Malformed("warnings must be a list of strings")
-    paths = {}
-    for key in ("modified", "shared"):
-        value = fields[key]
-        if type(value) is not list or not all(_is_path(p) for p in value):
-            raise Malformed(f"{key} must be a list of argument paths")
-        paths[key] = [tuple(p) for p in value]
+    modified, shared = fields["modified"], fields["shared"]
+    if type(modified) is not list or not all(_is_path(p) for p in modified):
+        raise Malformed("modified must be a list of argument paths")
+    if type(shared) is not list or not all(type(pair) in (tuple, list) and len(pair) == 2 and _is_path(pair[0])
+                                           and _is_path(pair[1], output=True) for pair in shared):
+        raise Malformed("shared must be a list of [argument path, output path] pairs")
     return dict(value=fields["value"], error=fields["error"][:MAX_TEXT],
-                warnings=[t[:MAX_TEXT] for t in texts[:20]], **paths)
+                warnings=[t[:MAX_TEXT] for t in texts[:20]], modified=[tuple(p) for p in modified],
+                shared=[(tuple(a), tuple(o)) for a, o in shared])
 
 
-def _is_path(path) -> bool:
-    return (type(path) in (tuple, list) and 0 < len(path) <= MAX_DEPTH and type(path[0]) is str
-            and all(type(k) in (str, int) for k in path))
+def _is_path(path, output=False) -> bool:
+    """An argument's path starts with its name; an output's may be empty (the value itself) or start at an index."""
+    return (type(path) in (tuple, list) and len(path) <= MAX_DEPTH and all(type(k) in (str, int) for k in path)
+            and (output or (len(path) > 0 and type(path[0]) is str)))

@@ -1,0 +1,17 @@
+"""The instructor's grading pipeline, run by the ``autograder`` command (``cli``) in a trusted process.
+
+Its steps, in the order of a term:
+
+1. ``release``  — generate the student versions (and release them to an exchange);
+2. ``collect``  — bring submissions in from an LMS download or the exchange;
+3. ``grade``    — for each new or changed submission (``autograde``, in worker processes):
+   draw the hidden tests' inputs (``secret_inputs``) → run the notebook in the
+   sandbox (``execute``, ``sandbox``) → judge the hidden tests outside
+   (``judge``, ``compare``) → read the scores (``scores``); then ``record`` them;
+4. ``feedback`` — an HTML page per student;
+5. ``export``   — grades for a spreadsheet and for Canvas; ``report`` — the class's results.
+
+Shared by the steps: ``course_folder`` (where everything lives), ``results``
+(the data steps hand each other), ``limits`` (what a submission may use),
+``cases`` (the hidden tests' random inputs), ``sanitize`` (test cells restored).
+"""

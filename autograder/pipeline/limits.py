@@ -1,0 +1,14 @@
+"""What one graded submission may use, and the defaults: defined here once.
+
+The command line's defaults, ``autograde.RunOptions`` and the traits of the
+sandboxed execution and kernel manager all read these.
+"""
+
+CELL_TIMEOUT = 30     # seconds one cell may run (nbgrader's default)
+TIME_LIMIT = 300      # seconds a whole notebook may run, its restarts included
+MAX_RESTARTS = 3      # fresh kernels a notebook may get after a cell killed or hung one
+MEMORY_MB = 2048      # private writable memory of each kernel process, MiB
+PROCESSES = 64        # processes and threads of one kernel
+CPU_SECONDS = 600     # CPU time of one kernel
+TMP_MB = 256          # the kernel's private writable /tmp, MiB
+MAX_OUTPUT_MB = 10    # cell outputs kept in a graded notebook, MiB

@@ -48,6 +48,24 @@ def test_a_kernel_stopped_by_a_cell_that_then_finished_blames_that_cell(tmp_path
     assert texts[2] == "after 1\n"
 
 
+def test_a_kernel_stopped_by_a_cell_costs_that_cell_only_however_many_cells_follow(tmp_path):
+    """The reply of the stopping cell may arrive before the kernel ends: then the next cell finds it dead
+    without a word. Which cell is to blame must not depend on how fast a loaded machine ends a process."""
+    later = [f"print({k})" for k in range(6)]
+    texts, _ = execute(tmp_path, "a = 1", "import asyncio; asyncio.get_event_loop().stop()", *later, timeout=10)
+    assert texts[1].startswith("CellSkipped: the kernel died while running this cell")
+    assert texts[2:] == [f"{k}\n" for k in range(6)]
+
+
+def test_a_kernel_that_takes_seconds_to_end_after_a_cell_stopped_it_blames_that_cell(tmp_path):
+    """Its process outlives the stop by 3 s (an exit handler): a fixed wait to see it gone would blame the next
+    cell. The cell timeout, 30 s, is ten times that; nothing else here depends on how long anything takes."""
+    stop = "import asyncio, atexit, time; atexit.register(time.sleep, 3); asyncio.get_event_loop().stop()"
+    texts, _ = execute(tmp_path, "a = 1", stop, "print('after', a)", "print('last')", timeout=30)
+    assert texts[1].startswith("CellSkipped: the kernel died while running this cell")
+    assert texts[2:] == ["after 1\n", "last\n"]
+
+
 def test_a_cell_past_its_timeout_is_skipped_even_if_it_ignores_interrupts(tmp_path):
     # 5 s is thousands of times what "a = 2" needs; the loop would run forever.
     texts, _ = execute(tmp_path, "a = 2",

@@ -10,7 +10,10 @@
 * a cell that kills the kernel (``os._exit``, running out of memory) or runs
   past its timeout is skipped: the notebook runs again on a fresh kernel
   without it, so the cells after it still earn their points; the whole
-  notebook has a wall-time limit, after which the cells left are marked as not run;
+  notebook has a wall-time limit, after which the cells left are marked as not run.
+  A kernel that dies without acknowledging a cell may have been killed by the
+  cell before (one that stopped the kernel after it had finished): a run more
+  asks the kernel, just before that cell, whether it still serves;
 * the outputs kept in the graded notebook are capped (a submission that prints
   100 MB keeps the first ``max_output`` bytes and a note); errors are always
   kept (they decide the score), shortened.
@@ -20,7 +23,6 @@ import copy
 import time
 from collections import defaultdict
 
-from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Enum, Integer
@@ -33,7 +35,10 @@ from .sandbox import MailboxKernelManager, SandboxedKernelManager
 
 MAX_ERROR_TEXT = 2000  # characters kept of an error's message and of each traceback line
 MAX_TRACEBACK = 60     # traceback lines kept
-PAUSE = 0.5            # seconds to wait before a cell the kernel died at in silence, to see if it was dead already
+
+
+class KernelHung(CellTimeoutError):
+    """The kernel neither answered nor died within the cell timeout, after a cell had finished."""
 
 
 class SandboxedExecute(Execute):
@@ -41,16 +46,20 @@ class SandboxedExecute(Execute):
     time_limit = Integer(limits.TIME_LIMIT, config=True, help="Seconds the whole notebook may run (restarts included).")
     max_output = Integer(limits.MAX_OUTPUT_MB * 2**20, config=True, help="Bytes of cell outputs kept in the notebook.")
     max_restarts = Integer(limits.MAX_RESTARTS, config=True,
-                           help="Fresh kernels a notebook may get after a cell killed or hung one.")
+                           help="Cells that killed or hung the kernel a notebook may skip, each on a fresh kernel "
+                                "(finding the cell of a silent death takes one run more, not counted).")
     interrupt_on_timeout = Bool(False)  # a cell past its time is skipped on a fresh kernel instead
     shutdown_kernel = Enum(["graceful", "immediate"], "immediate")  # a used kernel holds nothing worth keeping
+    shell_timeout_interval = Integer(1)  # seconds between liveness checks while ask_kernel waits, as during a cell
 
     def preprocess(self, nb, resources=None, km=None):
         self.deadline = time.monotonic() + self.time_limit
         hidden = resources.setdefault("hidden_tests", {})
         self.inbox_cases = hidden.get("inputs", {})
         original, skipped, self.probe = copy.deepcopy(nb), {}, None
-        for restarts in range(self.max_restarts + 1):
+        # Each run ends the loop, skips a cell (at most max_restarts of them), or probes a silent death at a
+        # later cell than the probe before: finding a silent death's cell costs one run, not one of the restarts.
+        while True:
             nb, self.skipped = copy.deepcopy(original), skipped
             self.running = self.previous = None  # cell indices: being run, last one run
             self.outcomes, self.kept, self.truncated = defaultdict(list), 0, set()
@@ -60,17 +69,17 @@ class SandboxedExecute(Execute):
             except (DeadKernelError, CellTimeoutError) as error:
                 if self.running is None:
                     raise  # the kernel did not even start: nothing to grade
-                if self.deadline_passed() or restarts == self.max_restarts:
-                    self.give_up(nb, self.running, restarts)
+                if self.deadline_passed() or len(skipped) == self.max_restarts:
+                    self.give_up(nb, self.running, len(skipped))
                     break
-                if isinstance(error, DeadKernelError) and not self.acknowledged and self.probe != self.running:
+                if (isinstance(error, DeadKernelError) and not self.acknowledged and self.previous is not None
+                        and (self.probe is None or self.running > self.probe)):
                     # Died without a word at this cell: os._exit can lose even the kernel's acknowledgement,
                     # but a kernel the cell before stopped after it finished is silent too. Run again, and
-                    # look whether the kernel is still alive just before this cell (see preprocess_cell).
-                    self.probe = self.running if self.previous is not None else None
-                    if self.probe is not None:
-                        continue
-                skipped[self.running] = self.skip_reason(error)
+                    # ask the kernel just before this cell whether it still serves (see preprocess_cell).
+                    self.probe = self.running
+                    continue
+                skipped[self.running], self.probe = self.skip_reason(error), None
         hidden["outcomes"] = dict(self.outcomes)
         return nb, resources
 
@@ -98,10 +107,7 @@ class SandboxedExecute(Execute):
             return cell, resources
         if cell.cell_type == "code" and cell.source.strip():
             if index == self.probe:
-                time.sleep(PAUSE)
-                if not run_sync(self.km.is_alive)():  # the cell run last stopped the kernel after it finished
-                    self.acknowledged = True
-                    raise DeadKernelError("the kernel stopped after the previous cell")
+                self.ask_kernel(cell)
             self.previous, self.running, self.acknowledged = self.running, index, False
         cell, resources = super().preprocess_cell(cell, resources, index)
         for output in cell.get("outputs", []):
@@ -109,7 +115,22 @@ class SandboxedExecute(Execute):
                 shorten_error(output)
         return cell, resources
 
+    def ask_kernel(self, cell) -> None:
+        """Whether the kernel survived the cell run last, by a request only a serving kernel answers.
+
+        nbclient's wait for the reply polls the kernel process: it raises DeadKernelError once the process
+        is gone, however long a loaded machine takes to end it. Both that error and KernelHung (no answer
+        within the cell timeout) come while ``self.running`` is still the cell run last: it is skipped.
+        """
+        try:
+            self.wait_for_reply(self.kc.kernel_info(), cell)
+        except CellTimeoutError:
+            raise KernelHung(f"the kernel did not answer within {self.timeout} s") from None
+
     def skip_reason(self, error) -> str:
+        if isinstance(error, KernelHung):
+            return (f"the kernel stopped answering after this cell (for {self.timeout} s); "
+                    "the notebook was run again without it")
         if isinstance(error, CellTimeoutError):
             return f"this cell ran longer than {self.timeout} s; the notebook was run again without it"
         return ("the kernel died while running this cell (it exited, crashed or ran out of memory); "

@@ -1,4 +1,4 @@
-"""Hand-worked numbers and the spec's conventions for autograder.reference (NumPy only)."""
+"""Hand-worked numbers and the spec's conventions for autograder.course.reference (NumPy only)."""
 
 import subprocess
 import sys

@@ -1,6 +1,6 @@
 """The NumPy reference against an independent truth: Keras layers and TensorFlow autodiff.
 
-Every student is graded against autograder.reference, so it must equal what
+Every student is graded against autograder.course.reference, so it must equal what
 Keras computes with the same weights, and its gradients what autodiff computes.
 """
 

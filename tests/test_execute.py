@@ -36,14 +36,14 @@ def execute(tmp_path, *sources, inputs=None, sandbox=True, **settings):
 
 
 def test_a_cell_that_kills_the_kernel_is_skipped_and_the_rest_runs(tmp_path):
-    texts, _ = execute(tmp_path, "a = 1", "import os; os._exit(3)", "print('after', a)", timeout=10)
+    texts, _ = execute(tmp_path, "a = 1", "import os; os._exit(3)", "print('after', a)", timeout=60)
     assert texts[1].startswith("CellSkipped: the kernel died while running this cell")
     assert texts[2] == "after 1\n"
 
 
 def test_a_kernel_stopped_by_a_cell_that_then_finished_blames_that_cell(tmp_path):
     texts, _ = execute(tmp_path, "a = 1", "import asyncio; asyncio.get_event_loop().stop(); b = 2",
-                       "print('after', a)", timeout=10)
+                       "print('after', a)", timeout=60)
     assert texts[1].startswith("CellSkipped: the kernel died while running this cell")
     assert texts[2] == "after 1\n"
 
@@ -53,7 +53,7 @@ def test_a_kernel_stopped_by_a_cell_costs_that_cell_only_however_many_cells_foll
     without a word. Which cell is to blame must not depend on how fast a loaded machine ends a process, and
     finding it must not use up a restart: one is all this notebook gets."""
     later = [f"print({k})" for k in range(6)]
-    texts, _ = execute(tmp_path, "a = 1", "import asyncio; asyncio.get_event_loop().stop()", *later, timeout=10,
+    texts, _ = execute(tmp_path, "a = 1", "import asyncio; asyncio.get_event_loop().stop()", *later, timeout=60,
                        max_restarts=1)
     assert texts[1].startswith("CellSkipped: the kernel died while running this cell")
     assert texts[2:] == [f"{k}\n" for k in range(6)]

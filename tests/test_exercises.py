@@ -12,25 +12,24 @@ from autograder.course import reference
 from autograder.course.api import OUTPUT_NAMES
 from autograder.kernel.check import check_function
 from tests.support import ASSIGNMENTS, ROOT
-from tests.support.exercise_course import NBGRADER, source_notebook
+from tests.support.exercise_course import NBGRADER, source_notebook, student_version
 
 CHECKED = list(OUTPUT_NAMES)
 
 
-def student_version(assignment):
-    return ROOT / "exercises" / assignment / f"{assignment}.ipynb"
-
-
-def test_exercises_are_what_generate_assignment_makes(tmp_path):
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_exercises_are_what_generate_assignment_makes(tmp_path, assignment):
     """exercises/ must be regenerated (`make exercises`) whenever solutions/ changes."""
-    for assignment in ASSIGNMENTS:
-        subprocess.run([str(NBGRADER), "generate_assignment", assignment, "--force", "--no-db",
-                        f"--NbGrader.config_file={ROOT / 'autograder' / 'nbgrader_config'}",
-                        f"--CourseDirectory.release_directory={tmp_path}", "--log-level=ERROR"],
-                       check=True, cwd=tmp_path)
-        fresh = tmp_path / assignment / f"{assignment}.ipynb"
-        assert fresh.read_text() == student_version(assignment).read_text(), \
-            f"exercises/{assignment} is out of date: run `make exercises`"
+    subprocess.run([str(NBGRADER), "generate_assignment", assignment, "--force", "--no-db",
+                    f"--NbGrader.config_file={ROOT / 'autograder' / 'nbgrader_config'}",
+                    f"--CourseDirectory.release_directory={tmp_path}", "--log-level=ERROR"],
+                   check=True, cwd=tmp_path)
+    fresh = tmp_path / assignment / f"{assignment}.ipynb"
+    assert fresh.read_text() == student_version(assignment).read_text(), \
+        f"exercises/{assignment} is out of date: run `make exercises`"
+
+
+def test_exercises_hold_every_assignment_and_nothing_else():
     assert sorted(p.name for p in (ROOT / "exercises").iterdir() if p.is_dir()) == ASSIGNMENTS
 
 

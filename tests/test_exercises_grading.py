@@ -8,8 +8,13 @@ import nbformat
 import pytest
 
 from tests.support import ASSIGNMENTS
-from tests.support.exercise_course import ExerciseCourse, solved, source_notebook, validate
+from tests.support.exercise_course import ExerciseCourse, solved, source_notebook, student_version, validate
 from tests.support.mistakes import MISTAKES
+
+
+def by_assignment(values, assignment=lambda value: value):
+    """Parameters in one group per assignment: one worker grades an assignment's course, once."""
+    return [pytest.param(v, marks=pytest.mark.xdist_group(assignment(v))) for v in values]
 
 
 @pytest.fixture(scope="session")
@@ -32,13 +37,13 @@ def graded(tmp_path_factory):
     return graded
 
 
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+@pytest.mark.parametrize("assignment", by_assignment(ASSIGNMENTS))
 def test_solution_earns_full_marks(graded, assignment):
     course = graded(assignment)
     assert course.scores()["solution"] == course.max_scores()
 
 
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+@pytest.mark.parametrize("assignment", by_assignment(ASSIGNMENTS))
 def test_blank_student_version_earns_zero(graded, assignment):
     course = graded(assignment)
     scores = course.scores()["blank"]
@@ -46,7 +51,7 @@ def test_blank_student_version_earns_zero(graded, assignment):
     assert all("NotImplementedError" in error for error in course.errors("blank").values())
 
 
-@pytest.mark.parametrize("mistake", MISTAKES, ids=lambda m: m.name)
+@pytest.mark.parametrize("mistake", by_assignment(MISTAKES, lambda m: m.assignment), ids=lambda m: m.name)
 def test_mistake_loses_points_and_is_named(graded, mistake):
     course = graded(mistake.assignment)
     scores = course.scores()[mistake.name]
@@ -63,8 +68,8 @@ def test_catalogue_covers_every_assignment_and_is_large_enough():
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_validate_passes_the_solution_and_fails_the_blank(graded, assignment):
+def test_validate_passes_the_solution_and_fails_the_blank(assignment):
     passed, output = validate(source_notebook(assignment))
     assert passed, output
-    passed, output = validate(graded(assignment).released)
+    passed, output = validate(student_version(assignment))
     assert not passed and "VALIDATION FAILED" in output

@@ -16,6 +16,7 @@ from autograder.pipeline.cli import main
 from tests.support import corpus_ex3 as corpus
 
 DUE = "2025-03-02 00:00:00 UTC"
+pytestmark = pytest.mark.xdist_group("grading_ex3")  # the tests share one graded class
 
 
 @pytest.fixture(scope="module")

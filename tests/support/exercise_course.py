@@ -28,6 +28,11 @@ def source_notebook(assignment):
     return ROOT / "solutions" / assignment / f"{assignment}.ipynb"
 
 
+def student_version(assignment):
+    """The generated student notebook of `assignment` (exercises/): what a student downloads."""
+    return ROOT / "exercises" / assignment / f"{assignment}.ipynb"
+
+
 def nbgrader(*args, cwd):
     """Run one nbgrader command; fail with its output if it fails."""
     result = subprocess.run([str(NBGRADER), *args], cwd=cwd, capture_output=True, text=True)

@@ -24,7 +24,8 @@ from tests.support import corpus_ex3 as ex3
 pytestmark = pytest.mark.requires_root
 
 A = ex3.ASSIGNMENT
-LIMITS = ["--workers", "2", "--cell-timeout", "30", "--time-limit", "200"]
+# Tens of MB cross the kernel's sockets: a generous cell timeout, so a loaded machine skips no cell.
+LIMITS = ["--workers", "2", "--cell-timeout", "120", "--time-limit", "600"]
 MB = 2**20
 
 # lstm_forward, right, but writing a note on stderr at each call (after `lines` lines of stdout): nbgrader
@@ -42,8 +43,8 @@ def lstm_forward(*args):
 '''
 
 MANY_TRACEBACKS = '''
-for _k in range(300):  # 300 errors of 60 lines of 5,000 characters each: 90 MB
-    get_ipython()._showtraceback(ValueError, "v" * 5000, ["t" * 5000] * 60)
+for _k in range(250):  # 250 errors of 60 lines of 2,000 characters each (all that is kept of one): 30 MB
+    get_ipython()._showtraceback(ValueError, "v" * 2000, ["t" * 2000] * 60)
 '''
 
 DISPLAY_DATA = '''
@@ -96,7 +97,7 @@ ATTACKS = [
     corpus.Attack("stderrafterlines", "lstm_forward prints 1,000 lines before each note on stderr",
                   broken=("lstm_forward",), edit=appended("lstm_forward", NOTE_ON_STDERR.format(lines=1000))),
     corpus.Attack("bigmetadata", "8 MB each of notebook metadata, cell metadata, an attachment", edit=grown_metadata),
-    corpus.Attack("tracebacks", "publishes 90 MB of tracebacks", edit=appended("forget_gate", MANY_TRACEBACKS)),
+    corpus.Attack("tracebacks", "publishes 30 MB of tracebacks", edit=appended("forget_gate", MANY_TRACEBACKS)),
     corpus.Attack("displaydata", "displays 1.5 million lines of HTML and 20 MB of output metadata",
                   edit=appended("input_gate", DISPLAY_DATA)),
     corpus.Attack("widgetstate", "opens widgets holding 40 MB of state", edit=appended("update_cell", WIDGET_STATE)),

@@ -18,7 +18,6 @@ import json
 import re
 import socket
 import threading
-import zipfile
 
 import nbformat
 import pytest
@@ -53,12 +52,6 @@ class Server:
                 return
             self.accepted.append(connection)
             connection.sendall(b"def forget_gate(*args):\n    return 0\n")
-
-
-def write_zip(path, files: dict) -> None:
-    with zipfile.ZipFile(path, "w") as archive:
-        for n, (student, data) in enumerate(sorted(files.items())):
-            archive.writestr(zipfile.ZipInfo(f"{student}_{n + 1}_{1000 + n}_{A}.ipynb", (2025, 3, 1, 12, 0, 0)), data)
 
 
 def rows_digest(db_url: str, students) -> str:
@@ -98,7 +91,7 @@ def graded(tmp_path_factory):
 
     classmates = {s: ex3.student_notebook(released, solutions, {f: kind for f in solutions})
                   for s, kind in CLASSMATES.items()}
-    write_zip(tmp / "class.zip", classmates)
+    corpus.write_zip(tmp / "class.zip", classmates)
     assert main(args + ["collect", A, str(tmp / "class.zip")]) == 0
     assert main(args + ["grade", A, *LIMITS]) == 0
     db_url = f"sqlite:///{course / 'gradebook.db'}"
@@ -107,7 +100,7 @@ def graded(tmp_path_factory):
     server = Server()
     places = {"SOLUTION_PATH": ex3.SOLUTION, "GRADEBOOK_PATH": course / "gradebook.db", "COURSE_DIR": course,
               "SERVER_PORT": server.port}
-    write_zip(tmp / "attacks.zip", {a.student: corpus.submission(a, released, solutions, places)
+    corpus.write_zip(tmp / "attacks.zip", {a.student: corpus.submission(a, released, solutions, places)
                                     for a in corpus.ATTACKS})
     assert main(args + ["collect", A, str(tmp / "attacks.zip")]) == 0
     assert main(args + ["grade", A, *LIMITS]) == 0
@@ -185,14 +178,6 @@ def test_crashes_and_bombs_cost_only_their_own_cell(graded):
     assert "[output truncated: the notebook's outputs reached the limit of 10 MB]" in path.read_text()
 
 
-def hidden_lines():
-    """The lines of the source notebook's hidden tests, e.g. 'check_function("forget_gate", forget_gate)'."""
-    sources = [cell.source for cell in nbformat.read(ex3.SOLUTION, as_version=4).cells]
-    blocks = [b for s in sources
-              for b in re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", s, re.DOTALL)]
-    return {line.strip() for block in blocks for line in block.splitlines() if line.strip()}
-
-
 def found_in(text, needles) -> set:
     """The needles that occur in text, exactly as `needle in text`, in one pass over text.
 
@@ -208,7 +193,7 @@ def found_in(text, needles) -> set:
 
 def test_feedback_holds_no_hidden_test_code_and_no_hidden_inputs(graded):
     course = graded["course"]
-    hidden = hidden_lines()
+    hidden = corpus.hidden_lines()
     assert 'check_function("forget_gate", forget_gate)' in hidden
     key = (course / KEY_FILE).read_text().strip()
     functions = list(corpus.FUNCTIONS)

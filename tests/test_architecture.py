@@ -111,7 +111,8 @@ def test_the_autograde_chain_is_nbgraders_with_exactly_our_substitutions():
     assert [s.__name__ for s in autograde.SANITIZE_STEPS] == [
         "ClearOutput", "DeduplicateIds", "OverwriteKernelspec", "RestoreTestCells", "CheckCellMetadata"]
     assert [s.__name__ for s in autograde.AUTOGRADE_STEPS] == [
-        "DrawSecretInputs", "SandboxedExecute", "JudgeHiddenTests", *nbgrader_autograde[1:]]
+        "DrawSecretInputs", "SandboxedExecute", "JudgeHiddenTests", "IgnorePattern", "ClearMetadataPreprocessor",
+        "CapGradedNotebook", *nbgrader_autograde[4:]]
 
 
 def test_the_limits_reach_the_command_line_the_options_and_the_traits():

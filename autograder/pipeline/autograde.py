@@ -15,7 +15,10 @@ defaults, so an upgrade that changes those fails loudly):
 2. the hidden tests' secret inputs are drawn (``secret_inputs``), the notebook
    runs in the sandbox (``execute``, ``sandbox``; for nbgrader's ``Execute``),
    and the hidden tests are judged outside the kernel (``judge``);
-3. nbgrader's remaining steps save the scores.
+3. the graded notebook is held to its size limit, every failed cell still failed
+   (``execute.CapGradedNotebook`` for nbgrader's ``LimitOutput``, which would drop a
+   cell's stderr after 1,000 lines of stdout: the cell would pass);
+4. nbgrader's remaining steps save the scores.
 
 A cell that crashes or hangs the kernel costs only its own points; a file that
 is not a notebook comes back as a failure with its reason; the batch always goes on.
@@ -39,11 +42,11 @@ from nbformat import ValidationError
 from nbformat.reader import NotJSONError
 from nbgrader.api import Gradebook
 from nbgrader.converters import Autograde, NbGraderException
-from nbgrader.preprocessors import Execute, OverwriteCells
+from nbgrader.preprocessors import Execute, LimitOutput, OverwriteCells
 
 from . import limits
 from .course_folder import Course, CourseError, nbgrader_log
-from .execute import SandboxedExecute
+from .execute import CapGradedNotebook, SandboxedExecute
 from .judge import JudgeHiddenTests
 from .results import Graded
 from .sanitize import RestoreTestCells
@@ -54,7 +57,7 @@ SANITIZE_STEPS = [RestoreTestCells if step is OverwriteCells else step
                   for step in Autograde.class_traits()["sanitize_preprocessors"].default()]
 AUTOGRADE_STEPS = [step for default in Autograde.class_traits()["autograde_preprocessors"].default()
                    for step in ((DrawSecretInputs, SandboxedExecute, JudgeHiddenTests) if default is Execute
-                                else (default,))]
+                                else (CapGradedNotebook,) if default is LimitOutput else (default,))]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,7 +174,7 @@ class Worker:
         config.SandboxedExecute.sandbox = options.sandbox
         config.SandboxedExecute.timeout = options.cell_timeout
         config.SandboxedExecute.time_limit = options.time_limit
-        config.SandboxedExecute.max_output = int(options.max_output_mb * 2**20)
+        config.SandboxedExecute.max_output = config.CapGradedNotebook.max_output = int(options.max_output_mb * 2**20)
         config.SandboxedKernelManager.memory_mb = options.memory_mb
         config.SandboxedKernelManager.processes = options.processes
         config.SandboxedKernelManager.cpu_seconds = options.cpu_seconds

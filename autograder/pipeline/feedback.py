@@ -2,7 +2,8 @@
 
 nbgrader's ``GenerateFeedback`` renders each graded notebook with its scores;
 we add two preprocessors: one takes the hidden tests' code out of the test
-cells (and the tracebacks that would quote it), the other puts, above the
+cells (and the tracebacks that would quote it, and any output line quoting
+it: the kernel runs it, so a submission can print it), the other puts, above the
 notebook, the tests the student did not pass and their messages. The hidden
 tests' inputs never reach the graded notebook (``execute.py`` takes the
 outcomes out), so they cannot reach the feedback either. Pages are generated into a scratch folder and
@@ -26,9 +27,20 @@ from autograder.course.api import HIDDEN_BEGIN, HIDDEN_BLOCK
 from .course_folder import Course, CourseError, nbgrader_log, replace_folder
 from .scores import read_scores
 
+HIDDEN_LINE = "[a line of the hidden tests]\n"
+
 
 class HideHiddenTests(NbGraderPreprocessor):
-    """Remove hidden-test blocks from every cell, and reduce that cell's tracebacks to their last line."""
+    """Remove hidden-test blocks from every cell, and reduce that cell's tracebacks to their last line.
+
+    The kernel runs the hidden tests, so a submission can see their code while it runs (IPython keeps each
+    cell's source) and print it: every output line quoting a line of theirs is replaced too.
+    """
+
+    def preprocess(self, nb, resources):
+        self.hidden = sorted({line.strip() for cell in nb.cells for block in HIDDEN_BLOCK.findall(cell.source)
+                              for line in block.splitlines() if line.strip()})
+        return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, index):
         if HIDDEN_BEGIN in cell.source:
@@ -36,7 +48,25 @@ class HideHiddenTests(NbGraderPreprocessor):
             for output in cell.get("outputs", []):
                 if output.output_type == "error":
                     output.traceback = [f"{output.ename}: {output.evalue}"]
+        for output in cell.get("outputs", []):
+            self.hide_in_output(output)
         return cell, resources
+
+    def hide_in_output(self, output) -> None:
+        if "text" in output:
+            output.text = self.hide(output.text)
+        for mime, value in output.get("data", {}).items():
+            if isinstance(value, str):
+                output.data[mime] = self.hide(value)
+        if output.output_type == "error":
+            output.evalue = self.hide(output.evalue)
+            output.traceback = [self.hide(line) for line in output.traceback]
+
+    def hide(self, text: str) -> str:
+        if not any(line in text for line in self.hidden):
+            return text
+        return "".join(HIDDEN_LINE if any(hidden in line for hidden in self.hidden) else line
+                       for line in text.splitlines(True))
 
 
 class FailedTestsSummary(NbGraderPreprocessor):

@@ -52,6 +52,7 @@ SANDBOX_LIB = "/sandbox/lib"          # on the kernel's PYTHONPATH; autograder/ 
 SANDBOX_INBOX = "/sandbox/inbox.json"
 SANDBOX_TMP = "/tmp"                  # the private, size-limited, writable place (also HOME)
 SANDBOX_WORK = "/tmp/submission"      # the kernel's working folder
+NOTEBOOK_SUFFIX = ".ipynb"            # nbgrader's graded notebooks: never in the working folder
 UID_BASE = 200_000                    # sandbox user ids: UID_BASE + 16 * grader pid + kernel number
 TOOLS = ("bwrap", "prlimit", "setpriv")
 _kernel_numbers = itertools.count()
@@ -109,11 +110,17 @@ def _system_binds():
 
 
 def _submission_binds(folder):
-    """The submission's files, read-only, in the working folder (symbolic links are left out)."""
+    """The submission's files, read-only, in the working folder (symbolic links and notebooks are left out).
+
+    The folder is nbgrader's autograded one: besides the submission's other files it holds the notebooks
+    being graded, their test cells restored with the hidden tests. nbgrader copies every file of the
+    submission there but its notebooks, so a notebook there is always nbgrader's: the kernel gets none.
+    """
     binds = ["--perms", "1777", "--dir", SANDBOX_WORK]
     if folder is not None:
         for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-            if not entry.is_symlink() and (entry.is_file() or entry.is_dir()):
+            if (not entry.is_symlink() and (entry.is_file() or entry.is_dir())
+                    and not entry.name.endswith(NOTEBOOK_SUFFIX)):
                 binds += ["--ro-bind", entry.path, f"{SANDBOX_WORK}/{entry.name}"]
     return binds
 

@@ -12,6 +12,8 @@ function it calls work. No grader is run to find them.
 """
 
 import json
+import re
+import zipfile
 from dataclasses import dataclass, field
 
 import nbformat
@@ -305,3 +307,19 @@ def submission(attack: Attack, released, solutions: dict, places: dict) -> bytes
     if attack.edit:
         attack.edit(nb)
     return json.dumps(nb, indent=1).encode()  # as is: nbformat would repair duplicate ids while writing
+
+
+def write_zip(path, files: dict) -> None:
+    """A Canvas zip of {student: notebook file}."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for n, (student, data) in enumerate(sorted(files.items())):
+            name = f"{student}_{n + 1}_{1000 + n}_{ex3.ASSIGNMENT}.ipynb"
+            archive.writestr(zipfile.ZipInfo(name, (2025, 3, 1, 12, 0, 0)), data)
+
+
+def hidden_lines() -> set:
+    """The lines of the source notebook's hidden tests, e.g. 'check_function("forget_gate", forget_gate)'."""
+    sources = [cell.source for cell in nbformat.read(ex3.SOLUTION, as_version=4).cells]
+    blocks = [b for s in sources
+              for b in re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", s, re.DOTALL)]
+    return {line.strip() for block in blocks for line in block.splitlines() if line.strip()}

@@ -29,6 +29,7 @@ import multiprocessing
 import os
 import shutil
 import sqlite3
+import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -253,12 +254,22 @@ def unreadable_notebooks(submitted: Path, notebooks: list[str]) -> str:
 def describe_failure(error: Exception) -> str:
     if isinstance(error, DeadKernelError):
         return "the kernel died before running any cell (is the memory limit too small?)"
+    if isinstance(error, RecursionError):  # Python's JSON reader and nbformat's checks recurse per level
+        return "not a valid notebook (nested too deeply to read)"
+    if too_many_digits(error) or too_many_digits(error.__cause__):
+        return f"not a valid notebook (it holds a number of more than {sys.get_int_max_str_digits()} digits)"
     if isinstance(error, NotJSONError):
         return "not a valid notebook (the file is not notebook JSON)"
     if isinstance(error, ValidationError):
         return f"not a valid notebook ({str(error).splitlines()[0]})"
     lines = [line for line in str(error).splitlines() if line.strip()]
     return f"{type(error).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+
+
+def too_many_digits(error) -> bool:
+    """Whether error is Python's refusal to read an integer of more digits than its limit (a plain ValueError
+    that only its message tells apart; the limit keeps reading such numbers from taking quadratic time)."""
+    return type(error) is ValueError and "integer string conversion" in str(error)
 
 
 def skipped_cells(nb) -> str:

@@ -45,6 +45,10 @@ def parser() -> argparse.ArgumentParser:
     collect.add_argument("--pattern", default=None,
                          help="regex for file names with groups student (and lms_id, notebook); default: Canvas")
     collect.add_argument("--roster", help="CSV with columns lms_id,student_id[,first_name,last_name,email]")
+    collect.add_argument("--max-file", type=float, default=limits.MAX_FILE_MB, metavar="MB",
+                         help="larger files are skipped (default: %(default)s)")
+    collect.add_argument("--max-collect", type=float, default=limits.MAX_COLLECT_MB, metavar="MB",
+                         help="collect stops before writing more than this in all (default: %(default)s)")
 
     grade = steps.add_parser("grade", help="autograde every new or changed submission")
     grade.add_argument("assignment")
@@ -115,8 +119,10 @@ def run_collect(course, args) -> int:
     from .collect import CANVAS_PATTERN, collect
     if args.exchange == bool(args.source):
         raise CourseError("give either a SOURCE folder/zip or --exchange")
+    if min(args.max_file, args.max_collect) <= 0:
+        raise CourseError("--max-file and --max-collect must be positive")
     report = collect(course, args.assignment, args.source, args.pattern or CANVAS_PATTERN,
-                     args.roster, exchange=args.exchange)
+                     args.roster, exchange=args.exchange, max_file_mb=args.max_file, max_collect_mb=args.max_collect)
     for student, origin in report.collected:
         print(f"collected  {printable(student):<24} {printable(origin)}")
     for student, origin in report.unchanged:
@@ -127,6 +133,9 @@ def run_collect(course, args) -> int:
         print(f"skipped    {printable(origin)}: {printable(reason)}")
     print(f"{len(report.collected)} collected, {len(report.unchanged)} unchanged, "
           f"{len(report.duplicates)} older duplicates ignored, {len(report.skipped)} files skipped")
+    if report.stopped:
+        print(f"autograder collect: {printable(report.stopped)}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -6,6 +6,12 @@ inbound folder of an nbgrader exchange. Each student's newest submission of
 each notebook is copied, byte for byte, to ``submitted/<student>/<assignment>/``
 with a ``timestamp.txt``; older duplicates and files that are not notebooks are
 reported, never copied. Nothing in the source is modified.
+
+A student is their LMS user id (or the roster's student id for it), never the
+name part of a file name: two users named alike are two students (``lms_identities``).
+Files are read through a bound (``limits.MAX_FILE_MB`` each, never more than that
+plus one byte in memory) and the whole collect writes at most ``limits.MAX_COLLECT_MB``:
+a zip bomb costs a skipped file, not the machine.
 """
 
 import csv
@@ -16,11 +22,14 @@ import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nbgrader.utils import parse_utc
 
+from . import limits
 from .course_folder import Course, CourseError, files_digest, folder_digest, replace_folder
 
 # Canvas: <name>[_LATE]_<user id>_<submission id>_<file name>[-<resubmission>].ipynb
@@ -35,7 +44,7 @@ class Candidate:
     student: str
     timestamp: datetime.datetime  # UTC, naive
     origin: str  # where it came from, as the instructor would name it
-    files: dict  # name in the submission folder -> bytes
+    files: dict  # name in the submission folder -> read(): its bytes, or TooLarge
 
 
 @dataclass
@@ -44,30 +53,61 @@ class CollectReport:
     unchanged: list = field(default_factory=list)   # (student, origin)
     duplicates: list = field(default_factory=list)  # (student, kept origin, dropped origin)
     skipped: list = field(default_factory=list)     # (origin, reason)
+    stopped: str = ""  # why collect stopped before the end (the bound on what it writes), "" if it did not
+
+
+class TooLarge(Exception):
+    """A file larger than collect copies; its message is the reason."""
+
+
+def too_large(limit: int) -> str:
+    return f"larger than {round(limit / 2**20, 3):g} MB, the most collect copies of one file (--max-file)"
+
+
+def bounded_read(handle, limit: int) -> bytes:
+    """The whole of an open file, reading at most limit + 1 bytes: a bomb never fills memory."""
+    with handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(too_large(limit))
+    return data
 
 
 def collect(course: Course, assignment: str, source: Path | None, pattern: str = CANVAS_PATTERN,
-            roster: Path | None = None, exchange: bool = False) -> CollectReport:
+            roster: Path | None = None, exchange: bool = False, max_file_mb: float = limits.MAX_FILE_MB,
+            max_collect_mb: float = limits.MAX_COLLECT_MB) -> CollectReport:
     course.require_assignment(assignment)
     notebooks = course.notebooks(assignment)
+    max_file = int(max_file_mb * 2**20)
     report = CollectReport()
+    lms_users = {}  # student id -> LMS user id, to record in the gradebook
     if exchange:
-        candidates = list(read_exchange(course, assignment, report))
+        candidates = list(read_exchange(course, assignment, max_file, report))
     else:
         lookup = read_roster(roster) if roster else None
         for lms_id, row in list((lookup or {}).items()):
             if reason := invalid_student_id(row["student_id"]):
                 report.skipped.append((f"roster row {lms_id}", reason))
                 del lookup[lms_id]
-        files = read_source(Path(source))
-        candidates = list(match_lms_files(files, pattern, notebooks, lookup, report))
+        files = read_source(Path(source), max_file)
+        known = {} if roster else course.lms_ids()
+        candidates = list(match_lms_files(files, pattern, notebooks, lookup, known, lms_users, report))
     course.make_course_dir()
     if roster:
         course.register_students({row["student_id"]: {
             "first_name": row.get("first_name"), "last_name": row.get("last_name"),
             "email": row.get("email"), "lms_user_id": lms_id} for lms_id, row in lookup.items()})
-    for student, chosen in sorted(newest_per_student(candidates, report).items()):
-        write_submission(course, assignment, student, chosen, report)
+    elif lms_users:
+        course.register_students({student: {"lms_user_id": lms_id} for student, lms_id in lms_users.items()})
+    room = int(max_collect_mb * 2**20)  # bytes this collect may still write
+    chosen = sorted(newest_per_student(candidates, report).items())
+    for done, (student, files) in enumerate(chosen):
+        room -= write_submission(course, assignment, student, files, room, report)
+        if room < 0:
+            report.stopped = (f"stopped before {student}: it would pass {max_collect_mb:g} MB, the most one collect "
+                              f"writes (--max-collect); collected the {done} students before it (listed above), "
+                              f"not {student} and the {len(chosen) - done - 1} after it")
+            break
     return report
 
 
@@ -85,9 +125,9 @@ def invalid_student_id(student: str) -> str:
 
 # --- reading sources ---------------------------------------------------------
 
-def read_source(source: Path):
+def read_source(source: Path, max_file: int):
     """Yield (relative name, mtime as UTC, read()) for every file of a folder or zip;
-    (name, None, reason) for what is not a regular file (a link, a device, a pipe)."""
+    (name, None, reason) for what is not a regular file (a link, a device, a pipe) or is too large."""
     if not source.exists():
         raise CourseError(f"no such folder or zip: {source}")
     if source.is_dir():
@@ -95,16 +135,17 @@ def read_source(source: Path):
             if reason:
                 yield str(path.relative_to(source)), None, reason
                 continue
-            mtime = datetime.datetime.fromtimestamp(path.lstat().st_mtime, datetime.UTC)
-            yield str(path.relative_to(source)), mtime.replace(tzinfo=None), path.read_bytes
+            status = path.lstat()
+            if status.st_size > max_file:
+                yield str(path.relative_to(source)), None, too_large(max_file)
+                continue
+            mtime = datetime.datetime.fromtimestamp(status.st_mtime, datetime.UTC)
+            yield str(path.relative_to(source)), mtime.replace(tzinfo=None), file_reader(path, max_file)
         return
     try:
         archive = zipfile.ZipFile(source)
-        broken = archive.testzip()
     except (zipfile.BadZipFile, OSError) as error:
         raise CourseError(f"{source} is not a readable zip file ({error}); download it again")
-    if broken is not None:
-        raise CourseError(f"{source} is corrupted (bad entry {broken}); download it again")
     for info in sorted(archive.infolist(), key=lambda i: i.filename):
         if info.is_dir():
             continue
@@ -112,8 +153,29 @@ def read_source(source: Path):
         if kind not in (0, stat.S_IFREG):
             yield info.filename, None, NOT_A_FILE.get(kind, NOT_A_FILE[None])
             continue
+        if not entry_fits(source, archive, info, max_file):
+            yield info.filename, None, too_large(max_file)
+            continue
         # A zip stores local time without a zone; LMS exports write UTC.
-        yield info.filename, datetime.datetime(*info.date_time), lambda i=info: archive.read(i)
+        yield (info.filename, datetime.datetime(*info.date_time),
+               lambda i=info: bounded_read(archive.open(i), max_file))
+
+
+def entry_fits(source: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_file: int) -> bool:
+    """Whether a zip entry holds at most max_file bytes, decompressing at most max_file + 1 of them
+    in chunks (never its declared size, which a bomb can make anything); one that fits has its CRC checked."""
+    size = 0
+    try:
+        with archive.open(info) as entry:
+            while size <= max_file and (chunk := entry.read(min(2**20, max_file + 1 - size))):
+                size += len(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+        raise CourseError(f"{source} is corrupted (bad entry {info.filename}: {error}); download it again")
+    return size <= max_file
+
+
+def file_reader(path: Path, max_file: int):
+    return lambda: bounded_read(open(path, "rb"), max_file)
 
 
 NOT_A_FILE = {stat.S_IFLNK: "a symbolic link, not a file (links are never followed)",
@@ -133,8 +195,55 @@ def regular_files(folder: Path):
             yield path, "" if kind == stat.S_IFREG else NOT_A_FILE.get(kind, NOT_A_FILE[None])
 
 
-def match_lms_files(files, pattern: str, notebooks: list[str], roster: dict | None,
-                    report: CollectReport):
+def match_lms_files(files, pattern: str, notebooks: list[str], roster: dict | None, known: dict,
+                    lms_users: dict, report: CollectReport):
+    """Candidates from the files whose names match; lms_users gets {student id: LMS id} of those without a roster."""
+    matched = list(matching_files(files, pattern, notebooks, report))
+    identities = lms_identities([(g["student"], g["lms_id"]) for _, g, *_ in matched if g.get("lms_id")], known)
+    for name, groups, notebook, mtime, read in matched:
+        student, lms_id = groups["student"], groups.get("lms_id")
+        if roster is not None:
+            key = lms_id or student
+            if key not in roster:
+                report.skipped.append((name, f"'{key}' is not in the roster"))
+                continue
+            student = roster[key]["student_id"]
+        elif lms_id:
+            student = identities[lms_id]
+        if reason := invalid_student_id(student):
+            report.skipped.append((name, reason))
+            continue
+        if roster is None and lms_id:
+            lms_users[student] = lms_id
+        yield Candidate(student, mtime, name, {f"{notebook}.ipynb": read})
+
+
+def lms_identities(users: list, known: dict) -> dict:
+    """{LMS id: student id} for the (name part, LMS id) of each file, given the gradebook's {student id: LMS id}.
+
+    A user the gradebook knows keeps their id. A new user is named by their file's name part, unless that
+    name belongs to another LMS id (in the gradebook, or a second user in these files): then name_lmsid,
+    which no Canvas name part can be (they have no "_"). A student recorded without an LMS id (collected
+    before ids were recorded) is the first user of that name seen now."""
+    registered = {lms_id: student for student, lms_id in known.items() if lms_id}
+    names = {}
+    for name, lms_id in sorted(users):
+        names.setdefault(lms_id, name)
+    new_names = Counter(name for lms_id, name in names.items() if lms_id not in registered)
+    identities = {}
+    for lms_id, name in names.items():
+        if lms_id in registered:
+            identities[lms_id] = registered[lms_id]
+        elif new_names[name] == 1 and known.get(name, "") in ("", lms_id):
+            identities[lms_id] = name
+        else:
+            identities[lms_id] = f"{name}_{lms_id}"
+    return identities
+
+
+def matching_files(files, pattern: str, notebooks: list[str], report: CollectReport):
+    """(name, the pattern's groups, notebook, mtime, read) for each file named as the pattern says, of this
+    assignment."""
     regex = re.compile(pattern, re.IGNORECASE)
     for name, mtime, read in files:
         if mtime is None:  # not a file: read is the reason
@@ -153,17 +262,7 @@ def match_lms_files(files, pattern: str, notebooks: list[str], roster: dict | No
         if notebook not in notebooks:
             report.skipped.append((name, f"not a notebook of this assignment ({', '.join(notebooks)})"))
             continue
-        student = groups["student"]
-        if roster is not None:
-            key = groups.get("lms_id") or student
-            if key not in roster:
-                report.skipped.append((name, f"'{key}' is not in the roster"))
-                continue
-            student = roster[key]["student_id"]
-        if reason := invalid_student_id(student):
-            report.skipped.append((name, reason))
-            continue
-        yield Candidate(student, mtime, name, {f"{notebook}.ipynb": read()})
+        yield name, groups, notebook, mtime, read
 
 
 def read_roster(path: Path) -> dict:
@@ -179,7 +278,7 @@ def read_roster(path: Path) -> dict:
     return {row["lms_id"].strip(): {k: (v or "").strip() for k, v in row.items()} for row in rows}
 
 
-def read_exchange(course: Course, assignment: str, report: CollectReport):
+def read_exchange(course: Course, assignment: str, max_file: int, report: CollectReport):
     """Submissions in the exchange's inbound folder, named student+assignment+timestamp+random."""
     if course.exchange_root is None:
         raise CourseError("no exchange configured (use --exchange-root)")
@@ -198,10 +297,12 @@ def read_exchange(course: Course, assignment: str, report: CollectReport):
         files = {}
         for path, reason in regular_files(folder):
             name = str(path.relative_to(folder))
+            if not reason and path.lstat().st_size > max_file:
+                reason = too_large(max_file)
             if reason:
                 report.skipped.append((f"{folder.name}/{name}", reason))
             elif path.suffix == ".ipynb" or name in ("timestamp.txt", "submission_secret.txt"):
-                files[name] = path.read_bytes()
+                files[name] = file_reader(path, max_file)
             else:
                 report.skipped.append((f"{folder.name}/{name}", "not a notebook"))
         if not any(name.endswith(".ipynb") for name in files):
@@ -225,16 +326,28 @@ def newest_per_student(candidates, report: CollectReport) -> dict:
     return chosen
 
 
-def write_submission(course: Course, assignment: str, student: str, chosen: dict,
-                     report: CollectReport) -> None:
+def write_submission(course: Course, assignment: str, student: str, chosen: dict, room: int,
+                     report: CollectReport) -> int:
+    """Write one student's chosen files if they fit in room (bytes); return how many it wrote or would write."""
     dest = course.submitted(student, assignment)
-    files = {name: candidate.files[name] for name, candidate in chosen.items()}
+    files = {}
+    for name, candidate in chosen.items():
+        try:
+            files[name] = candidate.files[name]()
+        except TooLarge as error:  # it grew since it was listed (a student's exchange folder can)
+            report.skipped.append((candidate.origin, str(error)))
+    chosen = {name: candidate for name, candidate in chosen.items() if name in files}
+    if not any(name.endswith(".ipynb") for name in files):
+        return 0
     newest = max(chosen.values(), key=lambda c: c.timestamp)
     files.setdefault("timestamp.txt", newest.timestamp.strftime(TIMESTAMP_FORMAT).encode())
     origins = ", ".join(sorted({c.origin for c in chosen.values()}))
     if dest.is_dir() and folder_digest(dest) == files_digest(files):
         report.unchanged.append((student, origins))
-        return
+        return 0
+    size = sum(len(data) for data in files.values())
+    if size > room:
+        return size
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{assignment}."))
     try:
@@ -245,3 +358,4 @@ def write_submission(course: Course, assignment: str, student: str, chosen: dict
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     report.collected.append((student, origins))
+    return size

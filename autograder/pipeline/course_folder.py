@@ -126,6 +126,15 @@ class Course:
                 out.write(secrets.token_hex(32))
         return path.read_text().strip()
 
+    def lms_ids(self) -> dict:
+        """The gradebook's students: {student_id: LMS user id, or "" if none was recorded}; {} before any."""
+        path = self.db_url.removeprefix("sqlite:///")
+        if self.db_url.startswith("sqlite:///") and not Path(path).is_file():
+            return {}
+        from nbgrader.api import Gradebook
+        with Gradebook(self.db_url, self.course_id) as gb:
+            return {student.id: student.lms_user_id or "" for student in gb.students}
+
     def register_students(self, students: dict) -> None:
         """Add or update students in the gradebook: {student_id: {first_name, last_name, email, lms_user_id}}."""
         from nbgrader.api import Gradebook

@@ -1,4 +1,4 @@
-"""What one graded submission may use, and the defaults: defined here once.
+"""What one graded submission may use, what collect may copy, and the defaults: defined here once.
 
 The command line's defaults, ``autograde.RunOptions`` and the traits of the
 sandboxed execution and kernel manager all read these.
@@ -12,3 +12,5 @@ PROCESSES = 64        # processes and threads of one kernel
 CPU_SECONDS = 600     # CPU time of one kernel
 TMP_MB = 256          # the kernel's private writable /tmp, MiB
 MAX_OUTPUT_MB = 10    # cell outputs kept in a graded notebook, MiB
+MAX_FILE_MB = 50      # one submitted file that collect copies (a zip entry, a file of a folder or the exchange), MiB
+MAX_COLLECT_MB = 2048  # everything one collect writes, MiB

@@ -1,8 +1,11 @@
-"""Repair generated HTML that screen readers cannot use.
+"""Repair two pieces of generated HTML that screen readers cannot use.
 
 - pydata-sphinx-theme 0.17 puts a chapter's sub-pages in the left navigation in
   a <details> whose <summary> holds only a chevron icon (role="presentation"):
   a nameless control. It gets an aria-label after the chapter it opens.
+- docutils gives each bibliography entry the role doc-biblioentry, which
+  DPUB-ARIA 1.1 deprecates, inside a role="list" that then has no list items.
+  The entries get role="listitem" instead.
 """
 
 
@@ -23,7 +26,13 @@ def name_nav_toggles(app, pagename, templatename, context, doctree):
     context["generate_toctree_html"] = generate_named
 
 
+def citations_as_list_items(app, pagename, templatename, context, doctree):
+    if "body" in context:
+        context["body"] = context["body"].replace('role="doc-biblioentry"', 'role="listitem"')
+
+
 def setup(app):
     # After the theme has added generate_toctree_html (priority 500).
     app.connect("html-page-context", name_nav_toggles, priority=900)
+    app.connect("html-page-context", citations_as_list_items)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -6,6 +6,9 @@ Each page must load with no console error and no failed request, typeset all
 its maths with the MathJax copy the site serves, and load every image, each
 with alt text. A full-page screenshot of each page goes to
 tests/output/screenshots/ for a person to look at.
+
+Accessibility: axe-core (bundled with axe-playwright-python, so it runs offline)
+checks each page, which must have no "serious" or "critical" violation.
 """
 
 import functools
@@ -17,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
@@ -24,6 +28,12 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOTS = Path(__file__).resolve().parent / "output" / "screenshots"
+AXE = Axe()
+# Preload media only, not the CSSOM: for it axe-core 4.12 fetches the theme's `@import "../basic.css"` relative to
+# the page instead of the stylesheet, a 404 (dequelabs/axe-core#5268). Only css-orientation-lock, experimental and
+# off by default, reads the CSSOM.
+AXE_OPTIONS = {"resultTypes": ["violations"], "preload": {"assets": ["media"]}}
+BLOCKING_IMPACTS = ("serious", "critical")  # axe's "moderate" and "minor" findings are advice
 
 # Wait for every image (lazy ones too), then report on maths and images.
 INSPECT_PAGE = """async () => {
@@ -54,6 +64,7 @@ class PageReport:
     inspection: dict = field(default_factory=dict)
     mathjax_problem: str = ""
     screenshot: Path = None
+    axe_violations: list = field(default_factory=list)
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -89,6 +100,9 @@ def visit(context, origin, page_name, report):
     report.inspection = page.evaluate(INSPECT_PAGE)
     report.screenshot = SCREENSHOTS / (page_name.removesuffix(".html").replace("/", "__") + ".png")
     page.screenshot(path=report.screenshot, full_page=True)
+    report.axe_violations = [
+        {"rule": v["id"], "impact": v["impact"], "targets": [" ".join(map(str, n["target"])) for n in v["nodes"]]}
+        for v in AXE.run(page, options=AXE_OPTIONS).response["violations"]]
     page.close()
 
 
@@ -185,3 +199,9 @@ def test_every_image_loads_and_has_alt_text(page_reports):
 def test_a_screenshot_of_every_page(page_reports):
     missing = [name for name, r in page_reports.items() if not (r.screenshot.is_file() and r.screenshot.stat().st_size)]
     assert not missing, f"no screenshot of: {missing}"
+
+
+def test_no_serious_accessibility_violation(page_reports):
+    found = [f"{name}: {v['rule']}: {', '.join(v['targets'][:3])}" for name, r in page_reports.items()
+             for v in r.axe_violations if v["impact"] in BLOCKING_IMPACTS]
+    assert not found, "axe-core found serious or critical violations:\n" + "\n".join(found)

@@ -6,6 +6,14 @@ Each page must load with no console error and no failed request, typeset all
 its maths with the MathJax copy the site serves, and load every image, each
 with alt text. A full-page screenshot of each page goes to
 tests/output/screenshots/ for a person to look at.
+
+Accessibility: axe-core (bundled with axe-playwright-python, so it runs offline)
+checks each page, which must have no "serious" or "critical" violation. Then a
+keyboard walk presses Tab from the top of the page, and Enter on each collapsed
+section or closed menu that hides something to reach. Within as many presses
+as the page has focusable elements it must reach every link of the left
+navigation, every entry of the launch and download menus and every link to an
+exercise, and every element it focuses must be visible.
 """
 
 import functools
@@ -17,6 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
@@ -24,6 +33,24 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOTS = Path(__file__).resolve().parent / "output" / "screenshots"
+AXE = Axe()
+# Preload media only, not the CSSOM: for it axe-core 4.12 fetches the theme's `@import "../basic.css"` relative to
+# the page instead of the stylesheet, a 404 (dequelabs/axe-core#5268). Only css-orientation-lock, experimental and
+# off by default, reads the CSSOM.
+AXE_OPTIONS = {"resultTypes": ["violations"], "preload": {"assets": ["media"]}}
+BLOCKING_IMPACTS = ("serious", "critical")  # axe's "moderate" and "minor" findings are advice
+
+# What a keyboard user must be able to reach, by kind.
+TAB_TARGETS = {
+    "navigation": "nav.bd-docs-nav a",
+    "launch": ".dropdown-launch-buttons .dropdown-item",
+    "download": ".dropdown-download-buttons .dropdown-item",
+    "exercise link": ".bd-article a[href*='exercises/']",
+}
+EXERCISE_TAB_KINDS = {"navigation", "launch", "download"}  # other pages need only the navigation
+# Tab opens neither a collapsed section nor a closed menu: on their toggles the walk presses Enter, as a person would.
+TAB_OPENERS = ("nav.bd-docs-nav details:not([open]) > summary, "
+               ".dropdown-launch-buttons > [aria-expanded=false], .dropdown-download-buttons > [aria-expanded=false]")
 
 # Wait for every image (lazy ones too), then report on maths and images.
 INSPECT_PAGE = """async () => {
@@ -45,6 +72,41 @@ INSPECT_PAGE = """async () => {
   };
 }"""
 
+DESCRIBE = """el => `<${el.tagName.toLowerCase()}> ` + JSON.stringify(
+    (el.getAttribute("aria-label") || el.textContent || el.getAttribute("href") || "").trim().slice(0, 50))"""
+
+# Number the targets. The bound on presses is one Tab cycle: the focusable elements shown, and the targets that
+# the openers reveal.
+MARK_TAB_TARGETS = "targets => { const describe = " + DESCRIBE + """;
+  const marked = [];
+  for (const [kind, selector] of Object.entries(targets)) {
+    for (const el of document.querySelectorAll(selector)) {
+      el.dataset.tabTarget = marked.length;
+      marked.push({kind, label: describe(el)});
+    }
+  }
+  const focusable = [...document.querySelectorAll("a[href], button, input, select, textarea, summary, [tabindex]")]
+      .filter(el => el.tabIndex >= 0 && !el.disabled && el.checkVisibility({visibilityProperty: true}));
+  return {targets: marked, bound: new Set([...focusable, ...document.querySelectorAll("[data-tab-target]")]).size};
+}"""
+
+# The focused element, once CSS transitions of its focus style are over (the skip link slides in).
+FOCUSED = "openers => { const describe = " + DESCRIBE + """;
+  document.getAnimations().filter(a => a instanceof CSSTransition).forEach(a => a.finish());
+  const el = document.activeElement;
+  const onScreen = n => {
+    const r = n.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && r.bottom > 0 && r.right > 0 && r.top < innerHeight && r.left < innerWidth;
+  };
+  return {
+    target: el.dataset.tabTarget === undefined ? null : Number(el.dataset.tabTarget),
+    opener: el.matches(openers),
+    visible: el.checkVisibility({opacityProperty: true, visibilityProperty: true})
+        && [el, ...el.querySelectorAll("*")].some(onScreen),  // a section toggle is an empty box around its icon
+    label: describe(el),
+  };
+}"""
+
 
 @dataclass
 class PageReport:
@@ -54,6 +116,8 @@ class PageReport:
     inspection: dict = field(default_factory=dict)
     mathjax_problem: str = ""
     screenshot: Path = None
+    axe_violations: list = field(default_factory=list)
+    tab_walk: dict = field(default_factory=dict)
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -89,7 +153,28 @@ def visit(context, origin, page_name, report):
     report.inspection = page.evaluate(INSPECT_PAGE)
     report.screenshot = SCREENSHOTS / (page_name.removesuffix(".html").replace("/", "__") + ".png")
     page.screenshot(path=report.screenshot, full_page=True)
+    report.axe_violations = [
+        {"rule": v["id"], "impact": v["impact"], "targets": [" ".join(map(str, n["target"])) for n in v["nodes"]]}
+        for v in AXE.run(page, options=AXE_OPTIONS).response["violations"]]
+    report.tab_walk = walk_with_tab(page)  # last: it opens menus and scrolls
     page.close()
+
+
+def walk_with_tab(page):
+    """Press Tab from the top of the page until every target has had focus, at most once per focusable element."""
+    plan = page.evaluate(MARK_TAB_TARGETS, TAB_TARGETS)
+    targets, unreached, invisible, presses = plan["targets"], set(range(len(plan["targets"]))), [], 0
+    while unreached and presses < plan["bound"]:
+        page.keyboard.press("Tab")
+        presses += 1
+        stop = page.evaluate(FOCUSED, TAB_OPENERS)
+        unreached.discard(stop["target"])
+        if not stop["visible"]:
+            invisible.append(stop["label"])
+        if stop["opener"]:
+            page.keyboard.press("Enter")
+    return {"kinds": {t["kind"] for t in targets}, "unreached": [targets[i]["label"] for i in sorted(unreached)],
+            "invisible": invisible, "bound": plan["bound"]}
 
 
 @pytest.fixture(scope="module")
@@ -185,3 +270,26 @@ def test_every_image_loads_and_has_alt_text(page_reports):
 def test_a_screenshot_of_every_page(page_reports):
     missing = [name for name, r in page_reports.items() if not (r.screenshot.is_file() and r.screenshot.stat().st_size)]
     assert not missing, f"no screenshot of: {missing}"
+
+
+def test_no_serious_accessibility_violation(page_reports):
+    found = [f"{name}: {v['rule']}: {', '.join(v['targets'][:3])}" for name, r in page_reports.items()
+             for v in r.axe_violations if v["impact"] in BLOCKING_IMPACTS]
+    assert not found, "axe-core found serious or critical violations:\n" + "\n".join(found)
+
+
+def test_tab_reaches_the_navigation_and_the_notebook_buttons(page_reports):
+    # With nothing to reach the walk would pass: the theme's markup must still match TAB_TARGETS.
+    assert any(name.startswith("exercises/") for name in page_reports), "the site has no exercise pages"
+
+    def lacking(name, r):
+        return sorted((EXERCISE_TAB_KINDS if name.startswith("exercises/") else {"navigation"}) - r.tab_walk["kinds"])
+    missing = [f"{name}: no {kinds}" for name, r in page_reports.items() if (kinds := lacking(name, r))]
+    assert not missing, "nothing of these kinds to reach (has the theme's markup changed?):\n" + "\n".join(missing)
+    unreached = lambda r: r.tab_walk["unreached"] and f"{r.tab_walk['unreached']} in {r.tab_walk['bound']} presses"
+    assert not problems(page_reports, unreached), "Tab does not reach:\n" + problems(page_reports, unreached)
+
+
+def test_what_tab_focuses_is_visible(page_reports):
+    assert not problems(page_reports, lambda r: r.tab_walk["invisible"]), \
+        "Tab focuses what cannot be seen:\n" + problems(page_reports, lambda r: r.tab_walk["invisible"])

@@ -4,7 +4,7 @@ Debian's chromium, driven headless by Playwright, loads each page from a local
 HTTP server. Every request that would leave localhost is blocked and recorded.
 Each page must load with no console error and no failed request, typeset all
 its maths with the MathJax copy the site serves, and load every image, each
-with alt text. A full-page screenshot of each page goes to
+with alt text, and show no Markdown as raw text. A full-page screenshot of each page goes to
 tests/output/screenshots/ for a person to look at.
 
 Accessibility: axe-core (bundled with axe-playwright-python, so it runs offline)
@@ -32,6 +32,7 @@ from playwright.sync_api import sync_playwright
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+pytestmark = pytest.mark.xdist_group("site_browser")  # one browser visits every page once
 SCREENSHOTS = Path(__file__).resolve().parent / "output" / "screenshots"
 AXE = Axe()
 # Preload media only, not the CSSOM: for it axe-core 4.12 fetches the theme's `@import "../basic.css"` relative to
@@ -52,7 +53,9 @@ EXERCISE_TAB_KINDS = {"navigation", "launch", "download"}  # other pages need on
 TAB_OPENERS = ("nav.bd-docs-nav details:not([open]) > summary, "
                ".dropdown-launch-buttons > [aria-expanded=false], .dropdown-download-buttons > [aria-expanded=false]")
 
-# Wait for every image (lazy ones too), then report on maths and images.
+# Wait for every image (lazy ones too), then report on maths, images and Markdown left as raw text: a table row
+# "| a | b |" or a heading "## a" on a line of its own outside code (what a Markdown output rendered as CommonMark
+# shows).
 INSPECT_PAGE = """async () => {
   const images = [...document.images];
   images.forEach(img => { img.loading = "eager"; });
@@ -69,6 +72,12 @@ INSPECT_PAGE = """async () => {
     broken_images: images.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.currentSrc || i.src),
     images_without_alt: images.filter(i => !(i.getAttribute("alt") || "").trim()).map(i => i.currentSrc || i.src),
     image_count: images.length,
+    raw_markdown: (() => {
+      const prose = (document.querySelector("main") || document.body).cloneNode(true);
+      prose.querySelectorAll("pre, code, script, style, mjx-container").forEach(e => e.remove());
+      return prose.textContent.split("\\n").map(line => line.trim())
+          .filter(line => /^\\|.*\\|$/.test(line) || /^#{1,6} \\S/.test(line)).map(line => line.slice(0, 80));
+    })(),
   };
 }"""
 
@@ -265,6 +274,11 @@ def test_every_image_loads_and_has_alt_text(page_reports):
         "images that did not load:\n" + problems(page_reports, lambda r: r.inspection["broken_images"])
     assert not problems(page_reports, lambda r: r.inspection["images_without_alt"]), \
         "images without alt text:\n" + problems(page_reports, lambda r: r.inspection["images_without_alt"])
+
+
+def test_no_page_shows_raw_markdown(page_reports):
+    assert not problems(page_reports, lambda r: r.inspection["raw_markdown"]), \
+        "Markdown shown as text, not rendered:\n" + problems(page_reports, lambda r: r.inspection["raw_markdown"])
 
 
 def test_a_screenshot_of_every_page(page_reports):

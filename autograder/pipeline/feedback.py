@@ -70,7 +70,8 @@ def safe_attribute(tag: str, name: str, value: str) -> bool:
     if name not in SAFE_ATTRIBUTES["*"] | SAFE_ATTRIBUTES.get(tag, set()):
         return False
     if name == "src":
-        return bool(EMBEDDED_IMAGE.match(value)) or ":" not in value.split("/")[0]
+        # embedded, or a path on the page's own site (no scheme, no "//host")
+        return bool(EMBEDDED_IMAGE.match(value)) or not (value.startswith("//") or ":" in value.split("/")[0])
     return name != "href" or not value.lower().startswith("data:")
 
 

@@ -161,9 +161,16 @@ def run_grade(course, args) -> int:
 
 def run_feedback(course, args) -> int:
     from .feedback import generate_feedback
-    students = generate_feedback(course, args.assignment)
-    released = " and released to the exchange" if course.exchange_root else ""
-    print(f"feedback for {len(students)} students in {course.course_dir / 'feedback'}{released}")
+    report = generate_feedback(course, args.assignment)
+    for student, reason in report.failed:
+        print(f"no feedback for {printable(student)}: {printable(reason)}", file=sys.stderr)
+    released = " and released to the exchange" if course.exchange_root and report.written else ""
+    print(f"feedback for {len(report.written)} students in {course.course_dir / 'feedback'}{released}")
+    if report.failed:
+        total = len(report.written) + len(report.failed)
+        print(f"autograder feedback: {len(report.failed)} of {total} students got no feedback (reasons above)",
+              file=sys.stderr)
+        return 1
     return 0
 
 

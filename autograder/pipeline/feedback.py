@@ -10,25 +10,35 @@ outcomes out), so they cannot reach the feedback either. Pages are generated int
 moved into ``feedback/<student>/<assignment>/`` whole, so a student never gets
 half a page. With an exchange configured they are released to it, where
 ``nbgrader fetch_feedback`` finds them.
+
+A page is written for each student on their own: one whose notebook cannot be
+rendered is reported with the reason, and the others still get theirs.
+
+Whoever opens a page (an instructor, a TA) must not run what the submission put
+in it: pages are rendered by ``safe_pages.FeedbackExporter``.
 """
 
 import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import nbformat
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.api import MissingEntry
 from nbgrader.auth import Authenticator
 from nbgrader.converters import GenerateFeedback, NbGraderException
 from nbgrader.exchange import ExchangeError
 from nbgrader.exchange.default import ExchangeReleaseFeedback
 from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
+from traitlets import default
 
 from autograder.course.api import HIDDEN_BEGIN, HIDDEN_BLOCK
 
 from .course_folder import Course, CourseError, nbgrader_log, replace_folder
+from .safe_pages import FeedbackExporter, SafeOutputMetadata
 from .scores import read_scores
 
 HIDDEN_LINE = "[a line of the hidden tests]\n"
-
 
 class HideHiddenTests(NbGraderPreprocessor):
     """Remove hidden-test blocks from every cell, and reduce that cell's tracebacks to their last line.
@@ -85,34 +95,77 @@ class FailedTestsSummary(NbGraderPreprocessor):
         return nb, resources
 
 
-def generate_feedback(course: Course, assignment: str) -> list[str]:
-    """Write every graded student's feedback; returns the students."""
+class StudentFeedback(GenerateFeedback):
+    """One student's pages. nbgrader logs a page's error and raises a general one: the first error is kept."""
+
+    failure = None
+
+    @default("exporter_class")
+    def _exporter_class_default(self):
+        return FeedbackExporter
+
+    def convert_single_notebook(self, notebook_filename):
+        try:
+            super().convert_single_notebook(notebook_filename)
+        except MissingEntry:
+            self.failure = f"{Path(notebook_filename).name}: not in the gradebook (grade it again)"
+            raise
+        except Exception as error:
+            self.failure = f"{Path(notebook_filename).name}: {one_line(error)}"
+            raise
+
+
+@dataclass
+class FeedbackReport:
+    written: list = field(default_factory=list)  # students
+    failed: list = field(default_factory=list)   # (student, reason)
+
+
+def generate_feedback(course: Course, assignment: str) -> FeedbackReport:
+    """Write every graded student's feedback, each on their own."""
     course.require_gradebook()
     course.require_assignment(assignment)
     students = sorted(p.parent.name for p in (course.course_dir / "autograded").glob(f"*/{assignment}"))
     if not students:
         raise CourseError(f"nothing graded yet for {assignment}: run `autograder grade {assignment}` first")
+    report = FeedbackReport()
     scratch = course.scratch_dir("feedback")
     try:
-        config = course.nbgrader_config()
-        config.CourseDirectory.feedback_directory = str(scratch)
-        config.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, FailedTestsSummary,
-                                                 CSSHTMLHeaderPreprocessor]
-        coursedir = course.coursedir(assignment)
-        coursedir.feedback_directory = str(scratch)
-        converter = GenerateFeedback(coursedir=coursedir, config=config, log=nbgrader_log())
-        converter.force = True
-        try:
-            converter.start()
-        except NbGraderException as error:
-            raise CourseError(f"nbgrader could not write the feedback of {assignment}: {error}")
         for student in students:
-            replace_folder(scratch / student / assignment, course.feedback(student, assignment))
+            reason = write_student_feedback(course, assignment, student, scratch)
+            if reason:
+                report.failed.append((student, reason))
+            else:
+                replace_folder(scratch / student / assignment, course.feedback(student, assignment))
+                report.written.append(student)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    if course.exchange_root is not None:
+    if course.exchange_root is not None and report.written:
         release_feedback(course, assignment)
-    return students
+    return report
+
+
+def write_student_feedback(course: Course, assignment: str, student: str, scratch: Path) -> str | None:
+    """One student's pages into scratch; the reason if they could not be written."""
+    config = course.nbgrader_config()
+    config.CourseDirectory.feedback_directory = str(scratch)
+    config.GenerateFeedback.preprocessors = [HideHiddenTests, SafeOutputMetadata, GetGrades, FailedTestsSummary,
+                                             CSSHTMLHeaderPreprocessor]
+    coursedir = course.coursedir(assignment, student)
+    coursedir.feedback_directory = str(scratch)
+    converter = StudentFeedback(coursedir=coursedir, config=config, log=nbgrader_log())
+    converter.force = True
+    try:
+        converter.start()
+    except NbGraderException as error:
+        return converter.failure or one_line(error)
+    return None
+
+
+def one_line(error: Exception) -> str:
+    """An error's message as one line of at most 200 characters."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 200 else text[:199] + "…"
 
 
 def release_feedback(course: Course, assignment: str) -> None:

@@ -1,0 +1,101 @@
+"""Feedback pages a submission cannot run code in.
+
+``FeedbackExporter`` renders every piece of HTML a submission made (HTML and
+Markdown outputs, Markdown cells) through ``safe_html``, an allowlist of
+formatting tags without scripts, styles, frames, forms, event handlers or
+``javascript:`` links; drops JavaScript and widget outputs; shows SVG only as an
+image (where it cannot run); and heads the page with a Content-Security-Policy
+(``FEEDBACK_POLICY``) that runs no inline script or handler at all, so what the
+allowlist might miss still does not run. ``SafeOutputMetadata`` keeps output
+metadata from writing attributes into the page.
+"""
+
+import re
+
+import bleach
+from jinja2 import pass_context
+from nbconvert.exporters import HTMLExporter
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Bool
+
+# Scripts only from the page's own site (a MathJax served next to it, configured by a file: inline scripts,
+# event handlers and eval never run); styles inline, as nbgrader's template writes them; images and fonts from
+# the site or embedded; nothing else (no frames, plugins, forms, connections, <base>).
+FEEDBACK_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                   "img-src 'self' data:; font-src 'self' data:; base-uri 'none'; form-action 'none'")
+
+# What HTML from a submission may keep: formatting, tables, links and images. Any other tag is shown as text.
+SAFE_TAGS = frozenset({
+    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "details", "div", "dl", "dt",
+    "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "ol", "p", "pre", "q", "s",
+    "samp", "small", "span", "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead",
+    "tr", "u", "ul"})
+SAFE_ATTRIBUTES = {"*": {"class", "id", "title", "align"}, "a": {"href", "name"},
+                   "img": {"src", "alt", "width", "height"}, "td": {"colspan", "rowspan"},
+                   "th": {"colspan", "rowspan", "scope"}, "ol": {"start"}}
+LINK_SCHEMES = frozenset({"http", "https", "mailto"})  # and links without a scheme: anchors, relative paths
+EMBEDDED_IMAGE = re.compile(r"data:image/[a-z.+-]+[;,]", re.IGNORECASE)  # in <img> even SVG cannot run
+PAGE_HEAD = re.compile(r"<head\b[^>]*>", re.IGNORECASE)
+
+
+def safe_attribute(tag: str, name: str, value: str) -> bool:
+    if name not in SAFE_ATTRIBUTES["*"] | SAFE_ATTRIBUTES.get(tag, set()):
+        return False
+    if name == "src":
+        # embedded, or a path on the page's own site (no scheme, no "//host")
+        return bool(EMBEDDED_IMAGE.match(value)) or not (value.startswith("//") or ":" in value.split("/")[0])
+    return name != "href" or not value.lower().startswith("data:")
+
+
+def safe_html(fragment) -> str:
+    """HTML a submission made, with only formatting left: no script, style, frame, form, handler or javascript: URL."""
+    return bleach.clean(str(fragment), tags=SAFE_TAGS, attributes=safe_attribute,
+                        protocols=LINK_SCHEMES | {"data"}, strip_comments=True)
+
+
+class FeedbackExporter(HTMLExporter):
+    """nbgrader's feedback template, with every piece of a submission's HTML made safe and the policy on top."""
+
+    # nbconvert then leaves out JavaScript and widget outputs and passes HTML ones through ``clean_html``
+    sanitize_html = Bool(True)
+
+    def default_filters(self):
+        yield from super().default_filters()
+        yield ("clean_html", safe_html)
+
+    @pass_context
+    def markdown2html(self, context, source):
+        # Markdown cells and outputs: nbgrader's template renders them without nbconvert's cleaning
+        return safe_html(super().markdown2html(context, source))
+
+    def from_notebook_node(self, nb, resources=None, **kw):
+        page, resources = super().from_notebook_node(nb, resources, **kw)
+        return with_policy(page, FEEDBACK_POLICY), resources
+
+
+def with_policy(page: str, policy: str) -> str:
+    """The page with its Content-Security-Policy first in <head>, before any script; no head, no page."""
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
+    page, found = PAGE_HEAD.subn(lambda head: head.group(0) + meta, page, count=1)
+    if not found:
+        raise ValueError("the feedback template wrote no <head> to put the security policy in")
+    return page
+
+
+class SafeOutputMetadata(NbGraderPreprocessor):
+    """Keep only numeric image sizes from output metadata: the template writes them as unquoted attributes,
+    where text could add an event handler; drop output file names, which would make an image's URL."""
+
+    def preprocess_cell(self, cell, resources, index):
+        for output in cell.get("outputs", []):
+            metadata = output.get("metadata", {})
+            metadata.pop("filenames", None)
+            for mimetype in [key for key in metadata if isinstance(metadata[key], dict)]:
+                for size in ("width", "height"):
+                    if size in metadata[mimetype] and not is_number(metadata[mimetype][size]):
+                        del metadata[mimetype][size]
+        return cell, resources
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) or str(value).isdigit()

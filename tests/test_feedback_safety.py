@@ -20,29 +20,23 @@ the feedback and report steps, which do not depend on how the notebooks ran
 """
 
 import base64
-import functools
-import http.server
 import re
 import shutil
 import tempfile
-import threading
 import zipfile
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import mathjax
 import nbformat
 import pytest
 from nbconvert.exporters import HTMLExporter
-from playwright.sync_api import sync_playwright
 
 from autograder.pipeline.cli import main
 from tests.support import corpus_tiny as tiny
+from tests.support.browser import offline_browser, served
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 LOCAL_MATHJAX = Path(mathjax.__path__[0]) / "static" / "mathjax" / "es5"
+pytestmark = pytest.mark.xdist_group("feedback_safety")  # one graded class, one browser
 CDN_MATHJAX = re.compile(r'<script src="https://[^"]*mathjax[^"]*">')
 PWNED = "(window.__pwned = window.__pwned || []).push(`{}`)"  # backquotes: no clash with the payloads' quotes
 ONE_PIXEL_PNG = base64.b64encode(bytes.fromhex(
@@ -128,47 +122,23 @@ def test_one_broken_notebook_costs_only_its_students_feedback(graded_class, feed
     assert not feedback_page(graded_class, "broken").parent.exists()
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
-def served(graded_class, feedback_run):
+def served_pages(graded_class, feedback_run):
     """A localhost server over a folder holding the class's pages and variants of them (see the tests)."""
     root = Path(tempfile.mkdtemp(prefix="feedback-pages-"))
     shutil.copytree(graded_class["course_dir"] / "feedback", root / "feedback")
     shutil.copytree(graded_class["course_dir"] / "reports", root / "reports")
     (root / "feedback" / "hostile" / tiny.ASSIGNMENT / "mathjax").symlink_to(LOCAL_MATHJAX)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=root))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield root, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with served(root) as origin:
+        yield root, origin
     shutil.rmtree(root)
 
 
 @pytest.fixture(scope="module")
-def browser(served):
+def browser(served_pages):
     """Chromium whose requests may not leave localhost; yields (context, blocked URLs)."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (`make system-deps`)", pytrace=False)
-    host = urlsplit(served[1]).netloc
-    blocked = []
-
-    def keep_local(route):
-        if urlsplit(route.request.url).netloc == host:
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = chromium.new_context()
-        context.route("**/*", keep_local)
-        yield context, blocked
-        chromium.close()
+    with offline_browser(served_pages[1]) as (context, record):
+        yield context, record["blocked"]
 
 
 def visit(browser, origin, page_name, before_check=None) -> dict:
@@ -199,8 +169,8 @@ def write_variant(root: Path, name: str, page: str) -> str:
     return f"feedback/hostile/{tiny.ASSIGNMENT}/{name}"
 
 
-def test_nothing_a_submission_put_in_its_page_runs_and_its_work_still_shows(browser, served):
-    root, origin = served
+def test_nothing_a_submission_put_in_its_page_runs_and_its_work_still_shows(browser, served_pages):
+    root, origin = served_pages
     state = visit(browser, origin, f"feedback/hostile/{tiny.ASSIGNMENT}/tiny.html")
     assert state["pwned"] == [] and state["title"] == "tiny", state["pwned"]
     assert f"tiny (Score: {tiny.ADD_POINTS:.1f} / {tiny.ADD_POINTS + tiny.MUL_POINTS:.1f})" in state["headings"]
@@ -211,10 +181,10 @@ def test_nothing_a_submission_put_in_its_page_runs_and_its_work_still_shows(brow
     assert state["markup"] == {"scripts": 0, "handlers": 0, "script_links": 0, "svg": 0}, "it survived as markup"
 
 
-def test_the_payloads_run_in_a_page_made_without_these_defences(browser, served, graded_class):
+def test_the_payloads_run_in_a_page_made_without_these_defences(browser, served_pages, graded_class):
     """The control: nbconvert's own HTML of the same graded notebook runs them (not counted: its JavaScript output
     needs the jQuery it asks a CDN for, SVG is an image there too, and inline Markdown keeps its script as text)."""
-    root, origin = served
+    root, origin = served_pages
     graded = graded_class["course_dir"] / "autograded" / "hostile" / tiny.ASSIGNMENT / "tiny.ipynb"
     plain, _ = HTMLExporter(template_name="classic").from_filename(str(graded))
     state = visit(browser, origin, write_variant(root, "plain.html", plain))
@@ -222,8 +192,8 @@ def test_the_payloads_run_in_a_page_made_without_these_defences(browser, served,
         state["pwned"]) and state["title"] == "pwned", state["pwned"]
 
 
-def test_the_sanitizer_alone_runs_nothing(browser, served):
-    root, origin = served
+def test_the_sanitizer_alone_runs_nothing(browser, served_pages):
+    root, origin = served_pages
     page = (root / "feedback" / "hostile" / tiny.ASSIGNMENT / "tiny.html").read_text()
     without_policy, found = re.subn(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page)
     assert found == 1
@@ -231,9 +201,9 @@ def test_the_sanitizer_alone_runs_nothing(browser, served):
     assert state["pwned"] == [] and state["title"] == "tiny"
 
 
-def test_the_policy_alone_runs_nothing(browser, served):
+def test_the_policy_alone_runs_nothing(browser, served_pages):
     """What the sanitizer might miss: an inline script, a handler, a script from elsewhere, put into the page."""
-    root, origin = served
+    root, origin = served_pages
     _, blocked = browser
     page = (root / "feedback" / "hostile" / tiny.ASSIGNMENT / "tiny.html").read_text()
     missed = (f"<script>{PWNED.format('inline')}</script><img src=x onerror=\"{PWNED.format('handler')}\">"
@@ -246,9 +216,9 @@ def test_the_policy_alone_runs_nothing(browser, served):
     assert "https://example.com/x.js" not in blocked, "the policy, not the offline guard, must stop it"
 
 
-def test_a_local_mathjax_beside_the_page_still_typesets(browser, served):
+def test_a_local_mathjax_beside_the_page_still_typesets(browser, served_pages):
     """The policy allows scripts from the page's own site: MathJax served next to it runs (the CDN one is blocked)."""
-    root, origin = served
+    root, origin = served_pages
     page = (root / "feedback" / "hostile" / tiny.ASSIGNMENT / "tiny.html").read_text()
     local, found = CDN_MATHJAX.subn('<script src="mathjax/tex-chtml.js">', page)
     assert found == 1, "nbgrader's template no longer loads MathJax the way this test expects"
@@ -262,8 +232,8 @@ def test_a_local_mathjax_beside_the_page_still_typesets(browser, served):
     assert state["pwned"] == [] and state["errors"] == []
 
 
-def test_the_report_page_runs_nothing(browser, served):
-    root, origin = served
+def test_the_report_page_runs_nothing(browser, served_pages):
+    root, origin = served_pages
     page = (root / "reports" / f"{tiny.ASSIGNMENT}.html").read_text()
     assert "Content-Security-Policy" in page
     state = visit(browser, origin, f"reports/{tiny.ASSIGNMENT}.html")

@@ -16,22 +16,15 @@ navigation, every entry of the launch and download menus and every link to an
 exercise, and every element it focuses must be visible.
 """
 
-import functools
-import http.server
-import tempfile
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from playwright.sync_api import sync_playwright
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+from tests.support.browser import offline_browser, served
+
 pytestmark = pytest.mark.xdist_group("site_browser")  # one browser visits every page once
 SCREENSHOTS = Path(__file__).resolve().parent / "output" / "screenshots"
 AXE = Axe()
@@ -129,19 +122,11 @@ class PageReport:
     tab_walk: dict = field(default_factory=dict)
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def site_server(site_html):
-    """_build/html served on a free localhost port by a thread."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=site_html))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    """_build/html served on a free localhost port."""
+    with served(site_html) as origin:
+        yield origin
 
 
 def visit(context, origin, page_name, report):
@@ -188,29 +173,9 @@ def walk_with_tab(page):
 
 @pytest.fixture(scope="module")
 def browser(site_server):
-    """A fresh chromium profile whose requests may not leave localhost.
-
-    Yields (context, record): a blocked request's URL goes to record["blocked"].
-    """
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (`make system-deps`)", pytrace=False)
-    origin_host = urlsplit(site_server).netloc
-    record = {"blocked": []}
-
-    def keep_local(route):
-        if urlsplit(route.request.url).netloc == origin_host:
-            route.continue_()
-        else:
-            record["blocked"].append(route.request.url)
-            route.abort()
-
-    with tempfile.TemporaryDirectory(prefix="site-browser-profile-") as profile, sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900})
-        context.route("**/*", keep_local)
-        yield context, record
-        context.close()
+    """(context, record): a fresh chromium profile; a blocked request's URL goes to record["blocked"]."""
+    with offline_browser(site_server, viewport={"width": 1280, "height": 900}) as opened:
+        yield opened
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 
 from autograder.pipeline.cli import main
 from tests.support import ASSIGNMENTS
-from tests.support.exercise_course import source_notebook
+from tests.support.exercise_course import CELL_TIMEOUT, source_notebook
 
 pytestmark = pytest.mark.requires_root
 
@@ -33,7 +33,8 @@ def test_solution_earns_every_point_and_blank_none(tmp_path, assignment):
     (download / f"blank_2_2_{assignment}.ipynb").write_bytes(
         (tmp_path / "exercises" / assignment / f"{assignment}.ipynb").read_bytes())
     assert main(args + ["collect", assignment, str(download)]) == 0
-    assert main(args + ["grade", assignment, "--workers", "2"]) == 0
+    assert main(args + ["grade", assignment, "--workers", "2", "--cell-timeout", str(CELL_TIMEOUT),
+                        "--time-limit", str(3 * CELL_TIMEOUT)]) == 0
     assert main(args + ["export"]) == 0
     rows = {r["student_id"]: r for r in csv.DictReader(open(tmp_path / "grading" / "exports" / "grades.csv"))}
     expected = points(assignment)

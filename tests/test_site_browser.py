@@ -27,6 +27,7 @@ from tests.support.browser import offline_browser, served
 
 pytestmark = pytest.mark.xdist_group("site_browser")  # one browser visits every page once
 SCREENSHOTS = Path(__file__).resolve().parent / "output" / "screenshots"
+PAGE_TIMEOUT_MS = 120_000  # each wait on a page: many times what a loaded machine needs
 AXE = Axe()
 # Preload media only, not the CSSOM: for it axe-core 4.12 fetches the theme's `@import "../basic.css"` relative to
 # the page instead of the stylesheet, a 404 (dequelabs/axe-core#5268). Only css-orientation-lock, experimental and
@@ -131,7 +132,7 @@ def site_server(site_html):
 
 def visit(context, origin, page_name, report):
     page = context.new_page()
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
     page.on("console", lambda msg: msg.type == "error" and report.console_errors.append(msg.text))
     page.on("pageerror", lambda exc: report.console_errors.append(str(exc)))
     page.on("response", lambda r: r.status >= 400 and report.failed_requests.append(f"{r.status} {r.url}"))
@@ -140,10 +141,10 @@ def visit(context, origin, page_name, report):
     page.wait_for_load_state("networkidle")
     if page.locator(".math").count():
         try:
-            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20_000)
+            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
             page.evaluate("() => MathJax.startup.promise.then(() => true)")
         except PlaywrightTimeout:
-            report.mathjax_problem = "MathJax did not start within 20 s"
+            report.mathjax_problem = f"MathJax did not start within {PAGE_TIMEOUT_MS // 1000} s"
     report.inspection = page.evaluate(INSPECT_PAGE)
     report.screenshot = SCREENSHOTS / (page_name.removesuffix(".html").replace("/", "__") + ".png")
     page.screenshot(path=report.screenshot, full_page=True)

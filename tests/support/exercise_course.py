@@ -18,6 +18,8 @@ from nbgrader.api import Gradebook
 from . import ROOT
 
 NBGRADER = ROOT / ".venv" / "bin" / "nbgrader"
+# ex4 trains in one cell: on a loaded machine that takes many times nbgrader's 30 s, and speed is not under test
+CELL_TIMEOUT = 600
 COURSE_CONFIG = ROOT / "autograder" / "nbgrader_config.py"
 # nbgrader's gradebook runs the `alembic` command, which lives next to it in the virtualenv
 os.environ["PATH"] = f"{NBGRADER.parent}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -54,7 +56,8 @@ class ExerciseCourse:
             f"c.CourseDirectory.root = {str(self.root)!r}\n"
             f"c.CourseDirectory.source_directory = 'source'\n"
             f"c.CourseDirectory.release_directory = 'release'\n"
-            f"c.CourseDirectory.db_url = 'sqlite:///{self.root / 'gradebook.db'}'\n")
+            f"c.CourseDirectory.db_url = 'sqlite:///{self.root / 'gradebook.db'}'\n"
+            f"c.Execute.timeout = {CELL_TIMEOUT}\n")
         nbgrader("generate_assignment", assignment, "--force", cwd=self.root)
 
     @property
@@ -97,7 +100,8 @@ class ExerciseCourse:
 
 def validate(notebook_path):
     """(passed, output) of `nbgrader validate` on one notebook."""
-    result = subprocess.run([str(NBGRADER), "validate", str(notebook_path)], capture_output=True, text=True)
+    result = subprocess.run([str(NBGRADER), "validate", str(notebook_path), f"--Execute.timeout={CELL_TIMEOUT}"],
+                            capture_output=True, text=True)
     output = result.stdout + result.stderr
     return "Success! Your notebook passes all the tests." in output, output
 

@@ -18,14 +18,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.pipeline.cli import main
 from tests.support import corpus_tiny as tiny
 
 PYTHON_BIN = Path(sys.executable).parent
-
-
-def run(paths, *args):
-    return main(tiny.cli_args(paths) + [str(a) for a in args])
 
 
 def tree_state(folder: Path) -> dict:
@@ -43,7 +38,7 @@ def write_zip(path: Path, files: dict) -> None:
 @pytest.fixture(scope="module")
 def released(tmp_path_factory):
     paths = tiny.make_course(tmp_path_factory.mktemp("tiny"))
-    assert run(paths, "release", tiny.ASSIGNMENT, "--due", "2025-03-02 00:00:00 UTC") == 0
+    assert tiny.run(paths, "release", tiny.ASSIGNMENT, "--due", "2025-03-02 00:00:00 UTC") == 0
     return paths
 
 
@@ -54,7 +49,7 @@ def notebook(paths, kind):
 
 def test_collect_from_a_folder_with_a_pattern_and_a_roster(tmp_path, capsys):
     paths = tiny.make_course(tmp_path)
-    assert run(paths, "release", tiny.ASSIGNMENT) == 0
+    assert tiny.run(paths, "release", tiny.ASSIGNMENT) == 0
     source = tmp_path / "download"
     (source / "week1").mkdir(parents=True)
     files = {"hw-jsmith.ipynb": notebook(paths, "wrong"), "week1/hw-jsmith-v2.ipynb": notebook(paths, "correct"),
@@ -67,7 +62,7 @@ def test_collect_from_a_folder_with_a_pattern_and_a_roster(tmp_path, capsys):
                                          "jsmith,s001,Jane,Smith\nadoe,s002,Alex,Doe\n")
     before = tree_state(source)
     capsys.readouterr()
-    assert run(paths, "collect", tiny.ASSIGNMENT, source, "--pattern", r"hw-(?P<student>[a-z]+)(-v\d+)?\.ipynb",
+    assert tiny.run(paths, "collect", tiny.ASSIGNMENT, source, "--pattern", r"hw-(?P<student>[a-z]+)(-v\d+)?\.ipynb",
                "--roster", tmp_path / "roster.csv") == 0
     out = capsys.readouterr().out
     assert tree_state(source) == before, "collect must not modify the source"
@@ -79,10 +74,10 @@ def test_collect_from_a_folder_with_a_pattern_and_a_roster(tmp_path, capsys):
     assert (submitted / "s001" / "tiny" / "tiny.ipynb").read_text() == files["week1/hw-jsmith-v2.ipynb"]
     assert (submitted / "s001" / "tiny" / "timestamp.txt").read_text() == "2025-02-19 21:21:00.000000 UTC"
 
-    assert run(paths, "collect", tiny.ASSIGNMENT, source, "--pattern", r"hw-(?P<student>[a-z]+)(-v\d+)?\.ipynb",
+    assert tiny.run(paths, "collect", tiny.ASSIGNMENT, source, "--pattern", r"hw-(?P<student>[a-z]+)(-v\d+)?\.ipynb",
                "--roster", tmp_path / "roster.csv") == 0
     assert "0 collected, 2 unchanged" in capsys.readouterr().out
-    assert run(paths, "export") == 0
+    assert tiny.run(paths, "export") == 0
     rows = list(csv.reader(open(paths["course_dir"] / "exports" / "canvas.csv")))
     assert rows[2:] == [["Smith, Jane", "jsmith", "s001", "", "", ""], ["Doe, Alex", "adoe", "s002", "", "", ""]]
 
@@ -103,10 +98,10 @@ def test_errors_are_one_line_and_leave_nothing_behind(tmp_path, capsys, step, ex
     (tmp_path / "truncated.zip").write_bytes((tmp_path / "whole.zip").read_bytes()[:3000])
     (tmp_path / "a_file").write_text("a file, not a folder")
     if step[0] == "export":
-        assert run(paths, "release", "tiny") == 0
+        assert tiny.run(paths, "release", "tiny") == 0
     capsys.readouterr()
     before = tree_state(tmp_path)
-    assert run(paths, *[s.format(tmp=tmp_path) for s in step]) == 1
+    assert tiny.run(paths, *[s.format(tmp=tmp_path) for s in step]) == 1
     err = capsys.readouterr().err
     assert expected in err and err.count("\n") == 1, err
     assert tree_state(tmp_path) == before, "a failed step must not write anything"
@@ -122,10 +117,10 @@ def test_grading_an_lms_zip_end_to_end(released, tmp_path, capsys):
     files["loops_92_192_tiny.ipynb"] = (tiny.student_notebook(
         released["release_dir"], "while True:\n    pass\n", tiny.MUL), 1)
     write_zip(tmp_path / "class.zip", files)
-    assert run(paths, "release", "tiny", "--due", "2025-03-02 00:00:00 UTC") == 0  # the due date is the gradebook's
-    assert run(paths, "collect", "tiny", tmp_path / "class.zip") == 0
+    assert tiny.run(paths, "release", "tiny", "--due", "2025-03-02 00:00:00 UTC") == 0  # the due date, in the gradebook
+    assert tiny.run(paths, "collect", "tiny", tmp_path / "class.zip") == 0
     capsys.readouterr()
-    assert run(paths, "grade", "tiny", "--workers", 2, "--cell-timeout", 5, "--time-limit", 20,
+    assert tiny.run(paths, "grade", "tiny", "--workers", 2, "--cell-timeout", 5, "--time-limit", 20,
                "--late-policy", "zero") == 0
     summary = capsys.readouterr().out
     # a crash or an endless loop costs the cell it is in, and the notebook goes on
@@ -133,7 +128,7 @@ def test_grading_an_lms_zip_end_to_end(released, tmp_path, capsys):
     assert "1 cell(s) skipped: this cell ran longer than 5 s" in summary
     assert "graded 10, failed 0, unchanged 0" in summary
 
-    assert run(paths, "export") == 0
+    assert tiny.run(paths, "export") == 0
     rows = {r["student_id"]: r for r in csv.DictReader(open(paths["course_dir"] / "exports" / "grades.csv"))}
     for k, (kind, (_, _, points)) in enumerate(tiny.SUBMISSIONS.items()):
         assert float(rows[kind.replace("_", "")]["tiny"]) == points, kind
@@ -145,24 +140,24 @@ def test_grading_an_lms_zip_end_to_end(released, tmp_path, capsys):
     assert canvas[:2] == ["Student,ID,SIS User ID,SIS Login ID,Section,tiny", "Points Possible,,,,,5"]
     first_export = (paths["course_dir"] / "exports" / "grades.csv").read_bytes()
 
-    assert run(paths, "feedback", "tiny") == 0
+    assert tiny.run(paths, "feedback", "tiny") == 0
     page = (paths["course_dir"] / "feedback" / "hiddenfail" / "tiny" / "tiny.html").read_text()
     assert "Tests you did not pass" in page and "mul is wrong for a negative number" in page
     assert "All tests passed" in (paths["course_dir"] / "feedback" / "correct" / "tiny" / "tiny.html").read_text()
 
     # a newer resubmission: only it is graded again
     write_zip(tmp_path / "again.zip", {"wrong_3_300_tiny-1.ipynb": (notebook(released, "correct"), 2)})
-    assert run(paths, "collect", "tiny", tmp_path / "again.zip") == 0
+    assert tiny.run(paths, "collect", "tiny", tmp_path / "again.zip") == 0
     capsys.readouterr()
-    assert run(paths, "grade", "tiny", "--workers", 2, "--cell-timeout", 5, "--time-limit", 20) == 0
+    assert tiny.run(paths, "grade", "tiny", "--workers", 2, "--cell-timeout", 5, "--time-limit", 20) == 0
     summary = capsys.readouterr().out
     assert "graded 1, failed 0, unchanged 9" in summary and "\nwrong " in summary
-    assert run(paths, "export") == 0
+    assert tiny.run(paths, "export") == 0
     rows = {r["student_id"]: r for r in csv.DictReader(open(paths["course_dir"] / "exports" / "grades.csv"))}
     assert rows["wrong"]["tiny"] == "5"
 
     for fmt in ("md", "html"):
-        assert run(paths, "report", "tiny", "--format", fmt) == 0
+        assert tiny.run(paths, "report", "tiny", "--format", fmt) == 0
     report = (paths["course_dir"] / "reports" / "tiny.md").read_text()
     assert "| test_add | 2 | 5/10 |" in report  # correct, addonly, hiddenfail, late, wrong (resubmitted)
     assert "mul is wrong for a negative number" in report and "the kernel died while running" in report
@@ -186,7 +181,7 @@ def test_jupyterhub_exchange_round_trip(tmp_path, capsys):
     paths = tiny.make_course(tmp_path)
     exchange = tmp_path / "exchange"
     hub = ["--exchange-root", exchange]
-    assert run(paths, *hub, "release", "tiny") == 0
+    assert tiny.run(paths, *hub, "release", "tiny") == 0
     answers = {"alice": "correct", "bob": "hidden_fail"}
     for student, kind in answers.items():
         home = tmp_path / "home" / student
@@ -203,12 +198,12 @@ def test_jupyterhub_exchange_round_trip(tmp_path, capsys):
     # bob submits a second time: the newest submission wins
     nbgrader_as("bob", tmp_path / "home" / "bob", exchange, "submit", "tiny")
     capsys.readouterr()
-    assert run(paths, *hub, "collect", "tiny", "--exchange") == 0
+    assert tiny.run(paths, *hub, "collect", "tiny", "--exchange") == 0
     out = capsys.readouterr().out
     assert "2 collected" in out and "duplicate  bob" in out
-    assert run(paths, *hub, "grade", "tiny", "--workers", 2) == 0
+    assert tiny.run(paths, *hub, "grade", "tiny", "--workers", 2) == 0
     assert "graded 2, failed 0" in capsys.readouterr().out
-    assert run(paths, *hub, "feedback", "tiny") == 0
+    assert tiny.run(paths, *hub, "feedback", "tiny") == 0
     for student, kind in answers.items():
         home = tmp_path / "home" / student
         nbgrader_as(student, home, exchange, "fetch_feedback", "tiny")
@@ -234,16 +229,16 @@ def test_grade_stops_with_one_line_when_no_sandbox_can_start(released, tmp_path,
     paths = dict(released, course_dir=tmp_path / "grading")
     (tmp_path / "download").mkdir()
     (tmp_path / "download" / "ann_1_1_tiny.ipynb").write_text(notebook(released, "correct"))
-    assert run(paths, "release", "tiny") == 0 and run(paths, "collect", "tiny", tmp_path / "download") == 0
+    assert tiny.run(paths, "release", "tiny") == 0 and tiny.run(paths, "collect", "tiny", tmp_path / "download") == 0
     monkeypatch.setattr(sandbox, "TOOLS", ("bwrap", "no-such-sandbox-tool"))
     capsys.readouterr()
-    assert run(paths, "grade", "tiny") == 1
+    assert tiny.run(paths, "grade", "tiny") == 1
     err = capsys.readouterr().err
     assert err.startswith("autograder grade: cannot sandbox student code: no-such-sandbox-tool not found") \
         and "--no-sandbox" in err and err.count("\n") == 1
     assert not (paths["course_dir"] / "results").exists(), "nothing was graded"
 
-    assert run(paths, "grade", "tiny", "--no-sandbox") == 0  # the trusted way still works, and says so loudly
+    assert tiny.run(paths, "grade", "tiny", "--no-sandbox") == 0  # the trusted way still works, and says so loudly
     out, err = capsys.readouterr()
     assert "WARNING: --no-sandbox: student code runs unconfined with YOUR permissions" in err
     assert "graded 1, failed 0" in out and "\nann " in out and " 5  " in out

@@ -12,21 +12,10 @@ import os
 import stat
 import zipfile
 
-from autograder.pipeline.cli import main
 from tests.support import corpus_tiny as tiny
 
 PATTERN = r"hw-(?P<student>[a-z]+)\.ipynb"
 LINK_REASON = "a symbolic link, not a file (links are never followed)"
-
-
-def run(paths, *args):
-    return main(tiny.cli_args(paths) + [str(a) for a in args])
-
-
-def released(tmp_path):
-    paths = tiny.make_course(tmp_path)
-    assert run(paths, "release", tiny.ASSIGNMENT) == 0
-    return paths
 
 
 def solution_notebook(paths):
@@ -34,7 +23,7 @@ def solution_notebook(paths):
 
 
 def test_links_in_a_folder_are_refused_and_the_rest_collected(tmp_path, capsys):
-    paths = released(tmp_path)
+    paths = tiny.released_course(tmp_path)
     source = tmp_path / "download"
     source.mkdir()
     (source / "hw-honest.ipynb").write_text(tiny.student_notebook(paths["release_dir"], tiny.ADD, None))
@@ -42,7 +31,7 @@ def test_links_in_a_folder_are_refused_and_the_rest_collected(tmp_path, capsys):
     (source / "linked").symlink_to(paths["source_dir"] / tiny.ASSIGNMENT, target_is_directory=True)
     os.mkfifo(source / "hw-pipe.ipynb")
     capsys.readouterr()
-    assert run(paths, "collect", tiny.ASSIGNMENT, source, "--pattern", PATTERN) == 0
+    assert tiny.run(paths, "collect", tiny.ASSIGNMENT, source, "--pattern", PATTERN) == 0
     out = capsys.readouterr().out
     assert f"skipped    hw-mallory.ipynb: {LINK_REASON}" in out
     assert f"skipped    linked: {LINK_REASON}" in out
@@ -51,7 +40,7 @@ def test_links_in_a_folder_are_refused_and_the_rest_collected(tmp_path, capsys):
 
 
 def test_a_link_stored_in_a_zip_is_refused(tmp_path, capsys):
-    paths = released(tmp_path)
+    paths = tiny.released_course(tmp_path)
     archive = tmp_path / "submissions.zip"
     with zipfile.ZipFile(archive, "w") as out:
         out.writestr("hw-honest.ipynb", tiny.student_notebook(paths["release_dir"], tiny.ADD, None))
@@ -59,14 +48,14 @@ def test_a_link_stored_in_a_zip_is_refused(tmp_path, capsys):
         link.external_attr = (stat.S_IFLNK | 0o777) << 16  # how zip -y stores a symbolic link
         out.writestr(link, str(solution_notebook(paths)))
     capsys.readouterr()
-    assert run(paths, "collect", tiny.ASSIGNMENT, archive, "--pattern", PATTERN) == 0
+    assert tiny.run(paths, "collect", tiny.ASSIGNMENT, archive, "--pattern", PATTERN) == 0
     out = capsys.readouterr().out
     assert f"skipped    hw-mallory.ipynb: {LINK_REASON}" in out
     assert sorted(p.name for p in (paths["course_dir"] / "submitted").iterdir()) == ["honest"]
 
 
 def test_links_in_the_exchange_are_refused(tmp_path, capsys):
-    paths = released(tmp_path)
+    paths = tiny.released_course(tmp_path)
     exchange = tmp_path / "exchange"
     inbound = exchange / "lstm_course" / "inbound"
     stamp = "2025-03-01 12:00:00.000000 UTC"
@@ -79,7 +68,7 @@ def test_links_in_the_exchange_are_refused(tmp_path, capsys):
     (mallory / "secret_key").symlink_to(tmp_path / "grading" / "secret_key")
     (inbound / f"eve+tiny+{stamp}+3").symlink_to(honest, target_is_directory=True)
     capsys.readouterr()
-    assert run(paths, "--exchange-root", exchange, "collect", tiny.ASSIGNMENT, "--exchange") == 0
+    assert tiny.run(paths, "--exchange-root", exchange, "collect", tiny.ASSIGNMENT, "--exchange") == 0
     out = capsys.readouterr().out
     assert f"skipped    mallory+tiny+{stamp}+2/tiny.ipynb: {LINK_REASON}" in out
     assert f"skipped    mallory+tiny+{stamp}+2/secret_key: {LINK_REASON}" in out
@@ -92,7 +81,7 @@ def test_links_in_the_exchange_are_refused(tmp_path, capsys):
 
 
 def test_formulas_in_names_are_exported_as_text(tmp_path):
-    paths = released(tmp_path)
+    paths = tiny.released_course(tmp_path)
     source = tmp_path / "download"
     source.mkdir()
     for student in ("jsmith", "adoe"):
@@ -101,9 +90,9 @@ def test_formulas_in_names_are_exported_as_text(tmp_path):
         "lms_id,student_id,first_name,last_name\n"
         'jsmith,s001,"=HYPERLINK(""http://example.invalid"",""x"")",+Smith\n'
         "adoe,s002,@Alex,-Doe\n")
-    assert run(paths, "collect", tiny.ASSIGNMENT, source, "--pattern", PATTERN,
+    assert tiny.run(paths, "collect", tiny.ASSIGNMENT, source, "--pattern", PATTERN,
                "--roster", tmp_path / "roster.csv") == 0
-    assert run(paths, "export") == 0
+    assert tiny.run(paths, "export") == 0
     exports = paths["course_dir"] / "exports"
     grades = {row["student_id"]: row for row in csv.DictReader(open(exports / "grades.csv"))}
     assert grades["s001"]["first_name"] == "'=HYPERLINK(\"http://example.invalid\",\"x\")"
@@ -117,13 +106,13 @@ def test_formulas_in_names_are_exported_as_text(tmp_path):
 
 
 def test_control_characters_in_file_names_cannot_forge_output(tmp_path, capsys):
-    paths = released(tmp_path)
+    paths = tiny.released_course(tmp_path)
     source = tmp_path / "download"
     source.mkdir()
     (source / "hw-honest.ipynb").write_text(tiny.student_notebook(paths["release_dir"], tiny.ADD, None))
     (source / "x\x1b[2J\ngraded 16.ipynb").write_text("{}")
     capsys.readouterr()
-    assert run(paths, "collect", tiny.ASSIGNMENT, source, "--pattern", PATTERN) == 0
+    assert tiny.run(paths, "collect", tiny.ASSIGNMENT, source, "--pattern", PATTERN) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out
     assert not [line for line in out.splitlines() if line.startswith("graded")]
@@ -131,7 +120,7 @@ def test_control_characters_in_file_names_cannot_forge_output(tmp_path, capsys):
 
 
 def test_ids_that_are_not_safe_names_are_refused_and_the_others_collected(tmp_path, capsys):
-    paths = released(tmp_path)
+    paths = tiny.released_course(tmp_path)
     source = tmp_path / "download"
     source.mkdir()
     notebook = tiny.student_notebook(paths["release_dir"], tiny.ADD, None)
@@ -142,7 +131,7 @@ def test_ids_that_are_not_safe_names_are_refused_and_the_others_collected(tmp_pa
     (tmp_path / "roster.csv").write_text("lms_id,student_id\n.,dot\n..,dots\nhonest,s001\nclimber,../../outside\n"
                                          "[A-Z]*,s003\ntwo words,s004\n" + f"{'a' * 65},s005\n")
     capsys.readouterr()
-    assert run(paths, "collect", tiny.ASSIGNMENT, source, "--pattern", r"hw-(?P<student>.+)\.ipynb") == 0
+    assert tiny.run(paths, "collect", tiny.ASSIGNMENT, source, "--pattern", r"hw-(?P<student>.+)\.ipynb") == 0
     out = capsys.readouterr().out
     refused = {"hw-..ipynb": ".", "hw-...ipynb": "..", "hw-[A-Z]*.ipynb": "[A-Z]*", "hw-two words.ipynb": "two words"}
     for name, student in refused.items():
@@ -150,7 +139,7 @@ def test_ids_that_are_not_safe_names_are_refused_and_the_others_collected(tmp_pa
     assert f"skipped    hw-{'a' * 65}.ipynb: '{'a' * 64}' is not a valid student id" in out
     assert sorted(p.name for p in (paths["course_dir"] / "submitted").iterdir()) == ["climber", "honest"]
 
-    assert run(paths, "collect", tiny.ASSIGNMENT, source, "--pattern", r"hw-(?P<student>.+)\.ipynb",
+    assert tiny.run(paths, "collect", tiny.ASSIGNMENT, source, "--pattern", r"hw-(?P<student>.+)\.ipynb",
                "--roster", tmp_path / "roster.csv") == 0
     out = capsys.readouterr().out
     assert "skipped    roster row climber: '../../outside' is not a valid student id" in out

@@ -15,7 +15,6 @@ import zipfile
 
 import pytest
 
-from autograder.pipeline.cli import main
 from tests.support import ROOT
 from tests.support import corpus_tiny as tiny
 
@@ -26,28 +25,18 @@ MEASURED = ("import resource, sys\nfrom autograder.pipeline.cli import main\nrc 
             "print('peak', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(rc)\n")
 
 
-def run(paths, *args):
-    return main(tiny.cli_args(paths) + [str(a) for a in args])
-
-
-def released(tmp_path):
-    paths = tiny.make_course(tmp_path)
-    assert run(paths, "release", tiny.ASSIGNMENT) == 0
-    return paths
-
-
 def notebook(paths, kind):
     add, mul, _ = tiny.SUBMISSIONS[kind]
     return tiny.student_notebook(paths["release_dir"], add, mul)
 
 
 def grades(paths) -> dict:
-    assert run(paths, "export") == 0
+    assert tiny.run(paths, "export") == 0
     return {row["student_id"]: row for row in csv.DictReader(open(paths["course_dir"] / "exports" / "grades.csv"))}
 
 
 def test_a_zip_bomb_is_skipped_the_others_collected_and_memory_stays_bounded(tmp_path):
-    paths = released(tmp_path)
+    paths = tiny.released_course(tmp_path)
     archive = tmp_path / "submissions.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
         out.writestr("ann_1_11_tiny.ipynb", notebook(paths, "correct"))
@@ -69,26 +58,26 @@ def test_a_zip_bomb_is_skipped_the_others_collected_and_memory_stays_bounded(tmp
 
 
 def test_a_file_over_the_limit_in_a_folder_is_skipped(tmp_path, capsys):
-    paths = released(tmp_path)
+    paths = tiny.released_course(tmp_path)
     source = tmp_path / "download"
     source.mkdir()
     (source / "ann_1_11_tiny.ipynb").write_text(notebook(paths, "correct"))
     (source / "big_2_12_tiny.ipynb").write_text(notebook(paths, "correct") + " " * 20_000)
     capsys.readouterr()
-    assert run(paths, "collect", tiny.ASSIGNMENT, source, "--max-file", 0.01) == 0
+    assert tiny.run(paths, "collect", tiny.ASSIGNMENT, source, "--max-file", 0.01) == 0
     assert f"skipped    big_2_12_tiny.ipynb: {TOO_LARGE.format(0.01)}" in capsys.readouterr().out
     assert sorted(p.name for p in (paths["course_dir"] / "submitted").iterdir()) == ["ann"]
 
 
 def test_collect_stops_at_its_bound_and_says_what_it_collected(tmp_path, capsys):
-    paths = released(tmp_path)
+    paths = tiny.released_course(tmp_path)
     source = tmp_path / "download"
     source.mkdir()
     for k, student in enumerate(("ann", "bob", "cat", "dan")):
         (source / f"{student}_{k + 1}_{k + 11}_tiny.ipynb").write_text(notebook(paths, "correct"))
     size = len(notebook(paths, "correct").encode()) + len("2025-03-01 12:00:00.000000 UTC")  # + timestamp.txt
     capsys.readouterr()
-    assert run(paths, "collect", tiny.ASSIGNMENT, source, "--max-collect", 2.5 * size / 2**20) == 1
+    assert tiny.run(paths, "collect", tiny.ASSIGNMENT, source, "--max-collect", 2.5 * size / 2**20) == 1
     out, err = capsys.readouterr()
     assert err.count("\n") == 1 and err.startswith("autograder collect: stopped before cat: it would pass ")
     assert "collected the 2 students before it (listed above), not cat and the 1 after it" in err
@@ -98,7 +87,7 @@ def test_collect_stops_at_its_bound_and_says_what_it_collected(tmp_path, capsys)
 
 @pytest.mark.requires_root
 def test_notebooks_python_cannot_read_fail_with_a_stated_reason(tmp_path):
-    paths = released(tmp_path)
+    paths = tiny.released_course(tmp_path)
     source = tmp_path / "download"
     source.mkdir()
     honest = notebook(paths, "correct")
@@ -106,8 +95,8 @@ def test_notebooks_python_cannot_read_fail_with_a_stated_reason(tmp_path):
     too_deep = "[" * 100_000 + "]" * 100_000  # deeper than Python's recursion limit
     for name, value in (("deep_2_12", too_deep), ("digits_3_13", "7" * 5000)):
         (source / f"{name}_tiny.ipynb").write_text(honest.replace('"metadata": {', f'"metadata": {{"x": {value},', 1))
-    assert run(paths, "collect", tiny.ASSIGNMENT, source) == 0
-    assert run(paths, "grade", tiny.ASSIGNMENT, "--workers", 1) == 0
+    assert tiny.run(paths, "collect", tiny.ASSIGNMENT, source) == 0
+    assert tiny.run(paths, "grade", tiny.ASSIGNMENT, "--workers", 1) == 0
     rows = grades(paths)
     assert (rows["deep"]["tiny"], rows["deep"]["tiny/note"]) == ("", "not a valid notebook (nested too deeply to read)")
     assert (rows["digits"]["tiny"], rows["digits"]["tiny/note"]) == (
@@ -117,16 +106,16 @@ def test_notebooks_python_cannot_read_fail_with_a_stated_reason(tmp_path):
 
 @pytest.mark.requires_root
 def test_two_canvas_users_with_one_name_are_two_students(tmp_path, capsys):
-    paths = released(tmp_path)
+    paths = tiny.released_course(tmp_path)
     archive = tmp_path / "submissions.zip"
     with zipfile.ZipFile(archive, "w") as out:  # the right notebook is the older file
         out.writestr(zipfile.ZipInfo("smithj_101_1001_tiny.ipynb", (2025, 3, 1, 12, 0, 0)), notebook(paths, "correct"))
         out.writestr(zipfile.ZipInfo("smithj_202_1002_tiny.ipynb", (2025, 3, 1, 13, 0, 0)), notebook(paths, "wrong"))
     capsys.readouterr()
-    assert run(paths, "collect", tiny.ASSIGNMENT, archive) == 0
+    assert tiny.run(paths, "collect", tiny.ASSIGNMENT, archive) == 0
     out = capsys.readouterr().out
     assert "2 collected" in out and "duplicate  " not in out
-    assert run(paths, "grade", tiny.ASSIGNMENT, "--workers", 1) == 0
+    assert tiny.run(paths, "grade", tiny.ASSIGNMENT, "--workers", 1) == 0
     rows = grades(paths)
     assert float(rows["smithj_101"]["tiny"]) == tiny.SUBMISSIONS["correct"][2]
     assert float(rows["smithj_202"]["tiny"]) == tiny.SUBMISSIONS["wrong"][2]
@@ -135,16 +124,16 @@ def test_two_canvas_users_with_one_name_are_two_students(tmp_path, capsys):
 
 
 def test_a_student_keeps_their_id_when_a_namesake_arrives(tmp_path, capsys):
-    paths = released(tmp_path)
+    paths = tiny.released_course(tmp_path)
     first, second = tmp_path / "first", tmp_path / "second"
     first.mkdir()
     second.mkdir()
     (first / "smithj_101_1001_tiny.ipynb").write_text(notebook(paths, "wrong"))
-    assert run(paths, "collect", tiny.ASSIGNMENT, first) == 0
+    assert tiny.run(paths, "collect", tiny.ASSIGNMENT, first) == 0
     (second / "smithj_101_1003_tiny.ipynb").write_text(notebook(paths, "correct"))
     (second / "smithj_202_1004_tiny.ipynb").write_text(notebook(paths, "add_only"))
     capsys.readouterr()
-    assert run(paths, "collect", tiny.ASSIGNMENT, second) == 0
+    assert tiny.run(paths, "collect", tiny.ASSIGNMENT, second) == 0
     out = capsys.readouterr().out
     assert "collected  smithj                   smithj_101_1003_tiny.ipynb" in out
     assert "collected  smithj_202               smithj_202_1004_tiny.ipynb" in out

@@ -31,7 +31,6 @@ import nbformat
 import pytest
 from nbconvert.exporters import HTMLExporter
 
-from autograder.pipeline.cli import main
 from tests.support import corpus_tiny as tiny
 from tests.support.browser import offline_browser, served
 
@@ -65,10 +64,6 @@ HOSTILE_MARKDOWN = (f"## Notes of the student\n\n<script>{PWNED.format('markdown
                     "Some **notes** and a formula: $$x^2 + y^2$$")
 
 
-def run(paths, *args):
-    return main(tiny.cli_args(paths) + [str(a) for a in args])
-
-
 def hostile_notebook(release_dir: Path) -> str:
     nb = nbformat.reads(tiny.student_notebook(release_dir, HOSTILE_ADD, HOSTILE_MUL), as_version=4)
     nb.cells.insert(1, nbformat.v4.new_markdown_cell(HOSTILE_MARKDOWN))
@@ -80,15 +75,15 @@ def graded_class(tmp_path_factory):
     """Three students graded; then one's autograded notebook cut short; then `autograder feedback` and `report`."""
     tmp = tmp_path_factory.mktemp("feedback-safety")
     paths = tiny.make_course(tmp)
-    assert run(paths, "release", tiny.ASSIGNMENT) == 0
+    assert tiny.run(paths, "release", tiny.ASSIGNMENT) == 0
     correct = tiny.student_notebook(paths["release_dir"], tiny.ADD, tiny.MUL)
     files = {"correct_1_101_tiny.ipynb": correct, "hostile_2_102_tiny.ipynb": hostile_notebook(paths["release_dir"]),
              "broken_3_103_tiny.ipynb": correct}
     with zipfile.ZipFile(tmp / "class.zip", "w") as archive:
         for name, content in files.items():
             archive.writestr(zipfile.ZipInfo(name, (2025, 3, 1, 12, 0, 0)), content)
-    assert run(paths, "collect", tiny.ASSIGNMENT, tmp / "class.zip") == 0
-    assert run(paths, "grade", tiny.ASSIGNMENT, "--workers", 2, "--no-sandbox") == 0
+    assert tiny.run(paths, "collect", tiny.ASSIGNMENT, tmp / "class.zip") == 0
+    assert tiny.run(paths, "grade", tiny.ASSIGNMENT, "--workers", 2, "--no-sandbox") == 0
     graded = paths["course_dir"] / "autograded" / "broken" / tiny.ASSIGNMENT / "tiny.ipynb"
     graded.write_bytes(graded.read_bytes()[:len(graded.read_bytes()) // 2])
     return paths
@@ -100,8 +95,8 @@ def feedback_run(graded_class):
     import io
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = run(graded_class, "feedback", tiny.ASSIGNMENT)
-        assert run(graded_class, "report", tiny.ASSIGNMENT, "--format", "html") == 0
+        status = tiny.run(graded_class, "feedback", tiny.ASSIGNMENT)
+        assert tiny.run(graded_class, "report", tiny.ASSIGNMENT, "--format", "html") == 0
     return status, out.getvalue(), err.getvalue()
 
 

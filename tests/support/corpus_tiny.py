@@ -86,5 +86,18 @@ def cli_args(paths: dict) -> list[str]:
             "--release", str(paths["release_dir"])]
 
 
+def run(paths: dict, *args) -> int:
+    """The `autograder` command on the tiny course; returns its exit status."""
+    from autograder.pipeline.cli import main
+    return main(cli_args(paths) + [str(a) for a in args])
+
+
+def released_course(tmp: Path) -> dict:
+    """make_course, with the assignment released."""
+    paths = make_course(tmp)
+    assert run(paths, "release", ASSIGNMENT) == 0
+    return paths
+
+
 def not_a_notebook() -> str:
     return json.dumps({"this": "is not a notebook"})

@@ -2,15 +2,19 @@
 
 Links at collect (a Canvas folder, a zip, the exchange) are refused with a
 reason, never followed: a link to the solutions would otherwise be graded as
-the student's work. Names that a spreadsheet would run as a formula reach the
+the student's work. An exchange folder named for a local user but written by
+another is refused. Names that a spreadsheet would run as a formula reach the
 CSV exports as text, and file names with control characters cannot forge a
 line of the command's output.
 """
 
 import csv
 import os
+import pwd
 import stat
 import zipfile
+
+import pytest
 
 from tests.support import corpus_tiny as tiny
 
@@ -145,3 +149,26 @@ def test_ids_that_are_not_safe_names_are_refused_and_the_others_collected(tmp_pa
     assert "skipped    roster row climber: '../../outside' is not a valid student id" in out
     assert not (tmp_path / "outside").exists() and not (paths["course_dir"] / "outside").exists()
     assert {"s001", "s003", "s004", "s005"} <= {p.name for p in (paths["course_dir"] / "submitted").iterdir()}
+
+
+@pytest.mark.requires_root
+def test_an_exchange_folder_named_for_another_local_user_is_refused(tmp_path, capsys):
+    """nobody submits as nobody, then names a folder for daemon: only nobody's own is collected."""
+    paths = tiny.released_course(tmp_path)
+    exchange = tmp_path / "exchange"
+    inbound = exchange / "lstm_course" / "inbound"
+    stamp = "2025-03-01 12:00:00.000000 UTC"
+    nobody = pwd.getpwnam("nobody")
+    notebook = tiny.student_notebook(paths["release_dir"], tiny.ADD, tiny.MUL)
+    for folder in (inbound / f"nobody+tiny+{stamp}+1", inbound / f"daemon+tiny+{stamp}+2"):
+        folder.mkdir(parents=True)
+        (folder / "tiny.ipynb").write_text(notebook)
+        for path in (folder, folder / "tiny.ipynb"):
+            os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    capsys.readouterr()
+    assert tiny.run(paths, "--exchange-root", exchange, "collect", tiny.ASSIGNMENT, "--exchange") == 0
+    out = capsys.readouterr().out
+    assert f"skipped    daemon+tiny+{stamp}+2: written by nobody, not by the local user daemon" in out
+    submitted = paths["course_dir"] / "submitted"
+    assert (submitted / "nobody" / "tiny" / "tiny.ipynb").read_text() == notebook
+    assert not (submitted / "daemon").exists()

@@ -17,6 +17,7 @@ a zip bomb costs a skipped file, not the machine.
 import csv
 import datetime
 import os
+import pwd
 import re
 import shutil
 import stat
@@ -291,7 +292,7 @@ def read_exchange(course: Course, assignment: str, max_file: int, report: Collec
                                    else "not a submission folder"))
             continue
         student, _, stamp = folder.name.rsplit("+", 3)[:3]
-        if reason := invalid_student_id(student):
+        if reason := invalid_student_id(student) or not_written_by(student, folder):
             report.skipped.append((folder.name, reason))
             continue
         files = {}
@@ -310,6 +311,31 @@ def read_exchange(course: Course, assignment: str, max_file: int, report: Collec
             continue
         timestamp = parse_utc(stamp).astimezone(datetime.UTC).replace(tzinfo=None)
         yield Candidate(student, timestamp, folder.name, files)
+
+
+def not_written_by(student: str, folder: Path) -> str:
+    """Why a submission folder named for a local user is not theirs ("" if it is, or cannot be told).
+
+    nbgrader's `submit` runs as the student, so on a server where students are local users
+    their folder and files are theirs; anyone can name a folder for another student, but
+    not make it theirs. A student who is no local user (one shared account) cannot be checked.
+    """
+    try:
+        uid = pwd.getpwnam(student).pw_uid
+    except KeyError:
+        return ""
+    owners = {path.lstat().st_uid for path in [folder, *folder.rglob("*")]}
+    if owners != {uid}:
+        others = ", ".join(owner_name(owner) for owner in sorted(owners - {uid}))
+        return f"written by {others}, not by the local user {student}"
+    return ""
+
+
+def owner_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
 
 
 # --- choosing and writing ------------------------------------------------------

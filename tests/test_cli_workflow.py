@@ -242,3 +242,30 @@ def test_grade_stops_with_one_line_when_no_sandbox_can_start(released, tmp_path,
     out, err = capsys.readouterr()
     assert "WARNING: --no-sandbox: student code runs unconfined with YOUR permissions" in err
     assert "graded 1, failed 0" in out and "\nann " in out and " 5  " in out
+
+
+def test_an_older_download_never_replaces_a_newer_submission_and_nothing_replaced_is_lost(tmp_path, capsys):
+    paths = tiny.released_course(tmp_path)
+    kinds = {day: notebook(paths, kind) for day, kind in [(1, "wrong"), (3, "correct"), (5, "add_only")]}
+    for day, content in kinds.items():
+        write_zip(tmp_path / f"day{day}.zip", {"jsmith_7_70_tiny.ipynb": (content, day)})
+    submitted = paths["course_dir"] / "submitted" / "jsmith" / "tiny"
+    history = paths["course_dir"] / "history" / "jsmith" / "tiny"
+
+    assert tiny.run(paths, "collect", "tiny", tmp_path / "day3.zip") == 0
+    capsys.readouterr()
+    assert tiny.run(paths, "collect", "tiny", tmp_path / "day1.zip") == 0  # downloaded before the resubmission
+    out = capsys.readouterr().out
+    assert ("older      jsmith                   jsmith_7_70_tiny.ipynb: older than the submission of "
+            "2025-03-03 12:00:00.000000 UTC collected before, which is kept") in out
+    assert "0 collected" in out and "1 older than collected kept out" in out
+    assert (submitted / "tiny.ipynb").read_text() == kinds[3]
+    assert not history.exists(), "nothing was replaced"
+
+    assert tiny.run(paths, "collect", "tiny", tmp_path / "day5.zip") == 0
+    assert "collected  jsmith" in capsys.readouterr().out
+    assert (submitted / "tiny.ipynb").read_text() == kinds[5]
+    [kept] = history.iterdir()
+    assert kept.name.startswith("2025-03-03T120000.000000Z-")
+    assert (kept / "tiny.ipynb").read_text() == kinds[3]
+    assert (kept / "timestamp.txt").read_text() == "2025-03-03 12:00:00.000000 UTC"

@@ -129,10 +129,14 @@ def run_collect(course, args) -> int:
         print(f"unchanged  {printable(student):<24} {printable(origin)}")
     for student, kept, dropped in report.duplicates:
         print(f"duplicate  {printable(student):<24} kept {printable(kept)}, ignored older {printable(dropped)}")
+    for student, origin, kept in report.older:
+        print(f"older      {printable(student):<24} {printable(origin)}: older than the submission of {kept} "
+              f"collected before, which is kept")
     for origin, reason in report.skipped:
         print(f"skipped    {printable(origin)}: {printable(reason)}")
     print(f"{len(report.collected)} collected, {len(report.unchanged)} unchanged, "
-          f"{len(report.duplicates)} older duplicates ignored, {len(report.skipped)} files skipped")
+          f"{len(report.duplicates)} older duplicates ignored, {len(report.older)} older than collected kept out, "
+          f"{len(report.skipped)} files skipped")
     if report.stopped:
         print(f"autograder collect: {printable(report.stopped)}", file=sys.stderr)
         return 1

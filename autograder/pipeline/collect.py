@@ -53,6 +53,7 @@ class CollectReport:
     collected: list = field(default_factory=list)   # (student, origin)
     unchanged: list = field(default_factory=list)   # (student, origin)
     duplicates: list = field(default_factory=list)  # (student, kept origin, dropped origin)
+    older: list = field(default_factory=list)       # (student, origin, time of the newer one kept)
     skipped: list = field(default_factory=list)     # (origin, reason)
     stopped: str = ""  # why collect stopped before the end (the bound on what it writes), "" if it did not
 
@@ -309,8 +310,28 @@ def read_exchange(course: Course, assignment: str, max_file: int, report: Collec
         if not any(name.endswith(".ipynb") for name in files):
             report.skipped.append((folder.name, "no notebook in this submission"))
             continue
-        timestamp = parse_utc(stamp).astimezone(datetime.UTC).replace(tzinfo=None)
+        timestamp = utc_time(stamp)
         yield Candidate(student, timestamp, folder.name, files)
+
+
+def submission_time(folder: Path) -> datetime.datetime | None:
+    """The time (UTC, naive) in a collected submission's timestamp.txt, None if it has none."""
+    try:
+        return utc_time((folder / "timestamp.txt").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def utc_time(text: str) -> datetime.datetime:
+    """nbgrader's time text as a naive UTC datetime, as collect compares them."""
+    return parse_utc(text).astimezone(datetime.UTC).replace(tzinfo=None)
+
+
+def history_folder(course: Course, student: str, assignment: str, time: datetime.datetime | None) -> Path:
+    """Where a replaced submission is kept: history/<student>/<assignment>/<its time>-<its digest>."""
+    dest = course.submitted(student, assignment)
+    stamp = time.strftime("%Y-%m-%dT%H%M%S.%fZ") if time else "no-timestamp"
+    return course.course_dir / "history" / student / assignment / f"{stamp}-{folder_digest(dest)[:12]}"
 
 
 def not_written_by(student: str, folder: Path) -> str:
@@ -371,6 +392,10 @@ def write_submission(course: Course, assignment: str, student: str, chosen: dict
     if dest.is_dir() and folder_digest(dest) == files_digest(files):
         report.unchanged.append((student, origins))
         return 0
+    collected_before = submission_time(dest)
+    if collected_before is not None and collected_before > newest.timestamp:  # an older download: keep the newer
+        report.older.append((student, origins, collected_before.strftime(TIMESTAMP_FORMAT)))
+        return 0
     size = sum(len(data) for data in files.values())
     if size > room:
         return size
@@ -380,6 +405,8 @@ def write_submission(course: Course, assignment: str, student: str, chosen: dict
         for name, data in files.items():
             (staging / name).parent.mkdir(parents=True, exist_ok=True)
             (staging / name).write_bytes(data)
+        if dest.is_dir():  # what it replaces is kept: nothing a student handed in is ever lost
+            shutil.copytree(dest, history_folder(course, student, assignment, collected_before), symlinks=True)
         replace_folder(staging, dest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

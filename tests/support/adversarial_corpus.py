@@ -14,6 +14,7 @@ function it calls work. No grader is run to find them.
 import json
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 import nbformat
@@ -310,10 +311,10 @@ def submission(attack: Attack, released, solutions: dict, places: dict) -> bytes
 
 
 def write_zip(path, files: dict) -> None:
-    """A Canvas zip of {student: notebook file}."""
+    """A Canvas zip of {student: notebook file}; each student has a Canvas user id of their own in every zip."""
     with zipfile.ZipFile(path, "w") as archive:
         for n, (student, data) in enumerate(sorted(files.items())):
-            name = f"{student}_{n + 1}_{1000 + n}_{ex3.ASSIGNMENT}.ipynb"
+            name = f"{student}_{zlib.crc32(student.encode())}_{1000 + n}_{ex3.ASSIGNMENT}.ipynb"
             archive.writestr(zipfile.ZipInfo(name, (2025, 3, 1, 12, 0, 0)), data)
 
 

@@ -16,18 +16,18 @@ import os
 import sys
 
 from . import limits
-from .course_folder import ROOT, Course, CourseError, nbgrader_log, printable
+from .course_folder import DEFAULT_COURSE_DIR, ROOT, Course, CourseError, nbgrader_log, printable
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="autograder", description=__doc__.splitlines()[0])
-    top.add_argument("--course-dir", default=ROOT / "grading",
+    top.add_argument("--course-dir", default=DEFAULT_COURSE_DIR,
                      help="grading folder: gradebook, submissions, feedback (default: %(default)s)")
     top.add_argument("--db-url", default="", help="gradebook URL (default: sqlite:///COURSE_DIR/gradebook.db)")
     top.add_argument("--source", dest="source_dir", default=ROOT / "solutions",
                      help="instructor notebooks (default: %(default)s)")
-    top.add_argument("--release", dest="release_dir", default=ROOT / "exercises",
-                     help="student versions (default: %(default)s)")
+    top.add_argument("--release", dest="release_dir", default=None,
+                     help=f"student versions (default: {ROOT / 'exercises'}; COURSE_DIR/exercises with --course-dir)")
     top.add_argument("--course-id", default="lstm_course", help="course id in the gradebook and exchange")
     top.add_argument("--exchange-root", default=None,
                      help="nbgrader exchange folder (JupyterHub courses); none by default")
@@ -44,7 +44,8 @@ def parser() -> argparse.ArgumentParser:
     collect.add_argument("--exchange", action="store_true", help="collect from the nbgrader exchange instead")
     collect.add_argument("--pattern", default=None,
                          help="regex for file names with groups student (and lms_id, notebook); default: Canvas")
-    collect.add_argument("--roster", help="CSV with columns lms_id,student_id[,first_name,last_name,email]")
+    collect.add_argument("--roster", help="CSV with columns lms_id,student_id[,first_name,last_name,email], or "
+                         "Canvas's gradebook export; stored in COURSE_DIR for later collects, replacing the one before")
     collect.add_argument("--max-file", type=float, default=limits.MAX_FILE_MB, metavar="MB",
                          help="larger files are skipped (default: %(default)s)")
     collect.add_argument("--max-collect", type=float, default=limits.MAX_COLLECT_MB, metavar="MB",
@@ -134,6 +135,8 @@ def run_collect(course, args) -> int:
               f"collected before, which is kept")
     for origin, reason in report.skipped:
         print(f"skipped    {printable(origin)}: {printable(reason)}")
+    if report.roster:
+        print(f"roster:    {printable(report.roster)}")
     print(f"{len(report.collected)} collected, {len(report.unchanged)} unchanged, "
           f"{len(report.duplicates)} older duplicates ignored, {len(report.older)} older than collected kept out, "
           f"{len(report.skipped)} files skipped")

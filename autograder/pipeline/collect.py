@@ -31,7 +31,7 @@ from pathlib import Path
 from nbgrader.utils import parse_utc
 
 from . import limits
-from .course_folder import Course, CourseError, files_digest, folder_digest, replace_folder
+from .course_folder import ROSTER_COLUMNS, Course, CourseError, files_digest, folder_digest, replace_folder
 
 # Canvas: <name>[_LATE]_<user id>_<submission id>_<file name>[-<resubmission>].ipynb
 CANVAS_PATTERN = (r"(?P<student>[^_]+?)(?:_late)?_(?P<lms_id>\d+)_\d+_"
@@ -55,6 +55,9 @@ class CollectReport:
     duplicates: list = field(default_factory=list)  # (student, kept origin, dropped origin)
     older: list = field(default_factory=list)       # (student, origin, time of the newer one kept)
     skipped: list = field(default_factory=list)     # (origin, reason)
+    unknown: list = field(default_factory=list)     # (origin, LMS id or name) of students not in the roster
+    foreign: list = field(default_factory=list)     # notebook names of files of other assignments
+    roster: str = ""  # what was done with a given roster
     stopped: str = ""  # why collect stopped before the end (the bound on what it writes), "" if it did not
 
 
@@ -78,29 +81,42 @@ def bounded_read(handle, limit: int) -> bytes:
 def collect(course: Course, assignment: str, source: Path | None, pattern: str = CANVAS_PATTERN,
             roster: Path | None = None, exchange: bool = False, max_file_mb: float = limits.MAX_FILE_MB,
             max_collect_mb: float = limits.MAX_COLLECT_MB) -> CollectReport:
+    """Collect one assignment. Nothing is written if a file is of a student the roster does not list
+    (the given roster, else the course's stored one) or if no notebook of the assignment is found."""
     course.require_assignment(assignment)
     notebooks = course.notebooks(assignment)
     max_file = int(max_file_mb * 2**20)
     report = CollectReport()
     lms_users = {}  # student id -> LMS user id, to record in the gradebook
+    given = read_roster(Path(roster)) if roster else None
+    lookup = given if given is not None else course.roster()
+    refused = refuse_invalid_rows(lookup, report)
     if exchange:
         candidates = list(read_exchange(course, assignment, max_file, report))
+        if lookup is not None:
+            students = {row["student_id"] for row in lookup.values()}
+            report.unknown += [(c.origin, c.student) for c in candidates if c.student not in students]
+        where = f"the exchange {course.exchange_root}"
     else:
-        lookup = read_roster(roster) if roster else None
-        for lms_id, row in list((lookup or {}).items()):
-            if reason := invalid_student_id(row["student_id"]):
-                report.skipped.append((f"roster row {lms_id}", reason))
-                del lookup[lms_id]
         files = read_source(Path(source), max_file)
-        known = {} if roster else course.lms_ids()
-        candidates = list(match_lms_files(files, pattern, notebooks, lookup, known, lms_users, report))
+        known = {} if lookup is not None else course.lms_ids()
+        candidates = list(match_lms_files(files, pattern, notebooks, lookup, refused, known, lms_users, report))
+        where = str(source)
+    if report.unknown:
+        raise CourseError(not_in_roster(report.unknown, roster or course.roster_file()))
+    if not candidates:
+        raise CourseError(nothing_found(course, assignment, where, report))
     course.make_course_dir()
-    if roster:
+    if given is not None:
+        report.roster = store_roster(course, given, roster)
+    if lookup is not None:
         course.register_students({row["student_id"]: {
             "first_name": row.get("first_name"), "last_name": row.get("last_name"),
-            "email": row.get("email"), "lms_user_id": lms_id} for lms_id, row in lookup.items()})
+            "email": row.get("email"), "lms_user_id": lms_id} for lms_id, row in lookup.items()
+            if lms_id not in refused})
     elif lms_users:
         course.register_students({student: {"lms_user_id": lms_id} for student, lms_id in lms_users.items()})
+    course.add_skipped(assignment, report.skipped)
     room = int(max_collect_mb * 2**20)  # bytes this collect may still write
     chosen = sorted(newest_per_student(candidates, report).items())
     for done, (student, files) in enumerate(chosen):
@@ -111,6 +127,42 @@ def collect(course: Course, assignment: str, source: Path | None, pattern: str =
                               f"not {student} and the {len(chosen) - done - 1} after it")
             break
     return report
+
+
+def refuse_invalid_rows(roster: dict | None, report: CollectReport) -> set:
+    """The roster's keys whose student id cannot be one (reported); their files are skipped, not collected."""
+    refused = set()
+    for lms_id, row in sorted((roster or {}).items()):
+        if reason := invalid_student_id(row["student_id"]):
+            report.skipped.append((f"roster row {lms_id}", reason))
+            refused.add(lms_id)
+    return refused
+
+
+def not_in_roster(unknown: list, roster: Path) -> str:
+    ids = sorted({student for _, student in unknown})
+    return (f"{len(unknown)} file(s) of {len(ids)} student(s) not in the roster {roster}: {', '.join(ids)}; "
+            f"nothing was collected: add them to the roster and collect again with --roster")
+
+
+def nothing_found(course: Course, assignment: str, where: str, report: CollectReport) -> str:
+    """What a source without one notebook of the assignment held, and whose notebooks they are."""
+    reasons = Counter(reason for _, reason in report.skipped)
+    found = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items(), key=lambda i: (-i[1], i[0])))
+    owners = sorted(other for other in course.assignments()
+                    if other != assignment and set(report.foreign) & set(course.notebooks(other)))
+    hint = f"; they are notebooks of {', '.join(owners)}: is this its download?" if owners else ""
+    return f"no notebook of {assignment} in {where}, nothing collected; found: {found or 'no files'}{hint}"
+
+
+def store_roster(course: Course, roster: dict, path: Path) -> str:
+    """Keep the given roster in the course folder for later collects; says what it replaced."""
+    before = course.roster()
+    course.store_roster(roster)
+    stored = f"{path} ({len(roster)} students) stored as {course.roster_file()}, used by later collects"
+    if before is None:
+        return stored
+    return f"{stored}; it replaces the roster stored before ({len(before)} students)"
 
 
 # A student id names folders and gradebook rows: a letter or digit, then letters, digits, ". _ - @", at most 64.
@@ -197,17 +249,21 @@ def regular_files(folder: Path):
             yield path, "" if kind == stat.S_IFREG else NOT_A_FILE.get(kind, NOT_A_FILE[None])
 
 
-def match_lms_files(files, pattern: str, notebooks: list[str], roster: dict | None, known: dict,
+def match_lms_files(files, pattern: str, notebooks: list[str], roster: dict | None, refused: set, known: dict,
                     lms_users: dict, report: CollectReport):
-    """Candidates from the files whose names match; lms_users gets {student id: LMS id} of those without a roster."""
+    """Candidates from the files whose names match; lms_users gets {student id: LMS id} of those without a roster.
+    With a roster, a file of a student it does not list goes to report.unknown (collect then stops)."""
     matched = list(matching_files(files, pattern, notebooks, report))
     identities = lms_identities([(g["student"], g["lms_id"]) for _, g, *_ in matched if g.get("lms_id")], known)
     for name, groups, notebook, mtime, read in matched:
         student, lms_id = groups["student"], groups.get("lms_id")
         if roster is not None:
             key = lms_id or student
+            if key in refused:
+                report.skipped.append((name, f"its roster row {key} is refused (see above)"))
+                continue
             if key not in roster:
-                report.skipped.append((name, f"'{key}' is not in the roster"))
+                report.unknown.append((name, key))
                 continue
             student = roster[key]["student_id"]
         elif lms_id:
@@ -262,22 +318,52 @@ def matching_files(files, pattern: str, notebooks: list[str], report: CollectRep
         groups = match.groupdict()
         notebook = groups.get("notebook") or (notebooks[0] if len(notebooks) == 1 else None)
         if notebook not in notebooks:
+            report.foreign.append(notebook)
             report.skipped.append((name, f"not a notebook of this assignment ({', '.join(notebooks)})"))
             continue
         yield name, groups, notebook, mtime, read
 
 
+# Canvas's gradebook export (Grades > Export): its user id is "ID", its name "Last, First".
+CANVAS_ROSTER_COLUMNS = {"Student", "ID", "SIS User ID"}
+CANVAS_TEST_STUDENT = "Student, Test"  # the user Canvas's "Student View" creates: not a student
+
+
 def read_roster(path: Path) -> dict:
-    """LMS name or user id -> roster row, from a CSV with the columns lms_id and
-    student_id (and optionally first_name, last_name, email)."""
+    """LMS name or user id -> row of ROSTER_COLUMNS, from our CSV (lms_id, student_id and optionally
+    first_name, last_name, email, section) or from Canvas's gradebook export."""
     try:
-        with open(path, newline="") as handle:
+        with open(path, newline="", encoding="utf-8-sig") as handle:  # Canvas writes a byte-order mark
             rows = list(csv.DictReader(handle))
-    except OSError as error:
-        raise CourseError(f"cannot read the roster {path}: {error.strerror}")
-    if not rows or not {"lms_id", "student_id"} <= set(rows[0]):
-        raise CourseError(f"the roster {path} needs the columns lms_id and student_id")
-    return {row["lms_id"].strip(): {k: (v or "").strip() for k, v in row.items()} for row in rows}
+    except (OSError, UnicodeDecodeError) as error:
+        raise CourseError(f"cannot read the roster {path}: {getattr(error, 'strerror', None) or error}")
+    columns = set(rows[0]) if rows else set()
+    if {"lms_id", "student_id"} <= columns:
+        roster = [{k: (row.get(k) or "").strip() for k in ROSTER_COLUMNS} for row in rows]
+    elif CANVAS_ROSTER_COLUMNS <= columns:
+        roster = [canvas_roster_row(row) for row in rows if is_canvas_student(row)]
+    else:
+        raise CourseError(f"the roster {path} needs the columns lms_id and student_id, or Canvas's "
+                          f"{', '.join(sorted(CANVAS_ROSTER_COLUMNS))} (its gradebook export)")
+    twice = sorted(key for key, n in Counter(row["lms_id"] for row in roster).items() if n > 1)
+    if twice:
+        raise CourseError(f"the roster {path} lists {', '.join(twice)} more than once")
+    return {row["lms_id"]: row for row in roster}
+
+
+def is_canvas_student(row: dict) -> bool:
+    """Not the "Points Possible" row, nor a row without a user id (the "Muted" or "Manual Posting"
+    row of posting policies), nor Canvas's test student."""
+    name = (row.get("Student") or "").strip()
+    return bool((row.get("ID") or "").strip()) and name not in ("Points Possible", CANVAS_TEST_STUDENT)
+
+
+def canvas_roster_row(row: dict) -> dict:
+    """One student of a Canvas export: the SIS User ID is the student id (else the SIS Login ID, else ID)."""
+    value = {k: (row.get(k) or "").strip() for k in ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")}
+    last, _, first = value["Student"].partition(",")
+    return {"lms_id": value["ID"], "student_id": value["SIS User ID"] or value["SIS Login ID"] or value["ID"],
+            "first_name": first.strip(), "last_name": last.strip(), "email": "", "section": value["Section"]}
 
 
 def read_exchange(course: Course, assignment: str, max_file: int, report: CollectReport):

@@ -6,12 +6,18 @@ An instructor never sees nbgrader's folder conventions. The course has
 * a grading folder (default ``grading/``, gitignored) holding the SQLite
   gradebook and nbgrader's working folders ``submitted/``, ``autograded/``,
   ``feedback/``, plus ours: ``results/`` (what each run found), ``exports/``,
-  ``reports/`` and the course's ``secret_key`` (the hidden inputs derive from it).
+  ``reports/``, the course's ``secret_key`` (the hidden inputs derive from it),
+  its ``roster.csv`` (stored by the first collect given one) and ``skipped/``
+  (the files collect did not take, with their reasons).
 Every path and the database URL can be changed; defaults are anchored at the
-repository, so the command works from any directory.
+repository, so the command works from any directory. A grading folder other than
+the default gets its own ``exercises/`` unless the release folder is given too:
+a second course never writes into the repository's.
 """
 
+import csv
 import hashlib
+import io
 import json
 import logging
 import os
@@ -26,7 +32,11 @@ from traitlets.config.loader import PyFileConfigLoader
 
 ROOT = Path(__file__).resolve().parents[2]
 NBGRADER_CONFIG = ROOT / "autograder" / "nbgrader_config.py"
+DEFAULT_COURSE_DIR = ROOT / "grading"
 KEY_FILE = "secret_key"
+ROSTER_FILE = "roster.csv"
+# How the course stores its roster, whatever format it was given in (see collect.read_roster).
+ROSTER_COLUMNS = ("lms_id", "student_id", "first_name", "last_name", "email", "section")
 
 
 class CourseError(Exception):
@@ -35,9 +45,9 @@ class CourseError(Exception):
 
 @dataclass(frozen=True)
 class Course:
-    course_dir: Path = ROOT / "grading"
+    course_dir: Path = DEFAULT_COURSE_DIR
     source_dir: Path = ROOT / "solutions"
-    release_dir: Path = ROOT / "exercises"
+    release_dir: Path | None = None  # default: see default_release_dir
     db_url: str = ""  # default: sqlite:///<course_dir>/gradebook.db
     course_id: str = "lstm_course"
     exchange_root: Path | None = None  # an nbgrader exchange (JupyterHub courses)
@@ -47,6 +57,8 @@ class Course:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, Path(value).resolve())
+        if self.release_dir is None:
+            object.__setattr__(self, "release_dir", default_release_dir(self.course_dir))
         if not self.db_url:
             object.__setattr__(self, "db_url", f"sqlite:///{self.course_dir / 'gradebook.db'}")
 
@@ -95,6 +107,39 @@ class Course:
         """What grading found per student (see ``record``): {student: entry}."""
         path = self.results_file(assignment)
         return json.loads(path.read_text()) if path.exists() else {}
+
+    # --- the roster and what collect left out --------------------------------
+
+    def roster_file(self) -> Path:
+        return self.course_dir / ROSTER_FILE
+
+    def roster(self) -> dict | None:
+        """The stored roster, {LMS id or name: row of ROSTER_COLUMNS}; None if the course has none yet."""
+        path = self.roster_file()
+        if not path.is_file():
+            return None
+        with open(path, newline="") as handle:
+            return {row["lms_id"]: row for row in csv.DictReader(handle)}
+
+    def store_roster(self, roster: dict) -> None:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, ROSTER_COLUMNS, extrasaction="ignore", restval="", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(roster[key] for key in sorted(roster))
+        write_atomically(self.roster_file(), out.getvalue())
+
+    def skipped_file(self, assignment: str) -> Path:
+        return self.course_dir / "skipped" / f"{assignment}.json"
+
+    def load_skipped(self, assignment: str) -> list:
+        """[(file, reason)] of every file the collects of this assignment did not take."""
+        path = self.skipped_file(assignment)
+        return [tuple(entry) for entry in json.loads(path.read_text())] if path.exists() else []
+
+    def add_skipped(self, assignment: str, skipped: list) -> None:
+        """Add what one collect skipped to the assignment's record: the report lists every collect's."""
+        entries = set(self.load_skipped(assignment)) | {tuple(entry) for entry in skipped}
+        write_atomically(self.skipped_file(assignment), json.dumps(sorted(entries), indent=1) + "\n")
 
     def require_gradebook(self) -> None:
         path = self.db_url.removeprefix("sqlite:///")
@@ -167,6 +212,11 @@ class Course:
         coursedir.assignment_id = assignment
         coursedir.student_id = student
         return coursedir
+
+
+def default_release_dir(course_dir: Path) -> Path:
+    """The repository's exercises/ for the default grading folder; any other grading folder's own."""
+    return ROOT / "exercises" if Path(course_dir).resolve() == DEFAULT_COURSE_DIR else Path(course_dir) / "exercises"
 
 
 def printable(text) -> str:

@@ -15,6 +15,7 @@ from nbgrader.auth import Authenticator
 from nbgrader.converters import GenerateAssignment, NbGraderException
 from nbgrader.exchange import ExchangeError
 from nbgrader.exchange.default import ExchangeReleaseAssignment
+from nbgrader.utils import parse_utc
 
 from .course_folder import Course, CourseError, nbgrader_log
 
@@ -24,7 +25,7 @@ def release(course: Course, assignment: str, due: str | None = None) -> list[str
     course.require_assignment(assignment)
     course.make_course_dir()
     generate_assignment(course, assignment, due)
-    done = [f"generated {course.release_dir / assignment}"]
+    done = [f"generated {course.release_dir / assignment}", due_line(course, assignment, due)]
     if course.exchange_root is not None:
         coursedir = course.coursedir(assignment, ".")
         exchange = ExchangeReleaseAssignment(coursedir=coursedir, authenticator=Authenticator(),
@@ -38,8 +39,21 @@ def release(course: Course, assignment: str, due: str | None = None) -> list[str
     return done
 
 
+def due_line(course: Course, assignment: str, due: str | None) -> str:
+    """The due date the gradebook now holds (as nbgrader read --due), or that there is none."""
+    with Gradebook(course.db_url, course.course_id) as gb:
+        duedate = gb.find_assignment(assignment).duedate
+    if duedate is None:
+        return "no due date (give --due to set one: lateness is measured against it)"
+    return f"{'due' if due is not None else 'due date kept'}: {duedate:%Y-%m-%d %H:%M:%S} UTC"
+
+
 def generate_assignment(course: Course, assignment: str, due: str | None = None) -> None:
     if due is not None:
+        try:
+            parse_utc(due)
+        except (ValueError, OverflowError):
+            raise CourseError(f"--due '{due}' is not a date and time, e.g. '2025-03-01 17:00:00 UTC'")
         with Gradebook(course.db_url, course.course_id) as gb:
             gb.update_or_create_assignment(assignment, duedate=due)
     converter = GenerateAssignment(coursedir=course.coursedir(assignment, "."),

@@ -1,8 +1,11 @@
 """Report: how a class did on one assignment, for the instructor.
 
-Per-question pass rates and a score histogram come from the gradebook; the
-most frequent failing tests (with their messages) and the slowest submissions
-come from the results of the last grading run. Written as Markdown or HTML,
+Per-question pass rates, the progress of grading by hand (nbgrader's
+``needs_manual_grade``), students' names and a score histogram come from the
+gradebook; the most frequent failing tests (with their messages) and the
+slowest submissions from the results of the last grading run; who on the
+roster submitted nothing, and which files collect did not take and why, from
+the course folder. With nothing graded yet it says so, not a mean of 0. Written as Markdown or HTML,
 with the histogram as a PNG beside it. The HTML escapes every text and carries
 a Content-Security-Policy that runs no script.
 """
@@ -10,6 +13,7 @@ a Content-Security-Policy that runs no script.
 import html
 import io
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
@@ -26,59 +30,121 @@ def write_report(course: Course, assignment: str, fmt: str = "md", out_dir: Path
     course.require_gradebook()
     course.require_assignment(assignment)
     out_dir = Path(out_dir or course.course_dir / "reports")
-    totals, questions, max_score = class_scores(course, assignment)
+    scores = class_scores(course, assignment)
     results = course.load_results(assignment)
     histogram = out_dir / f"{assignment}_scores.png"
-    write_atomically(histogram, histogram_png(totals, max_score, assignment))
+    write_atomically(histogram, histogram_png(list(scores.totals.values()), scores.max_score, assignment))
+    title = f"Grading report: {assignment}"
+    render = render_html if fmt == "html" else render_markdown
+    path = out_dir / f"{assignment}.{'html' if fmt == 'html' else 'md'}"
+    write_atomically(path, render(title, histogram.name, sections(course, assignment, scores, results, top)))
+    return path
 
+
+@dataclass
+class ClassScores:
+    """What the gradebook holds of one assignment."""
+    totals: dict        # student -> score after any late penalty, of each graded submission
+    questions: list     # (question, points, full marks, submissions, sum of scores)
+    by_hand: list       # (question, points, graded by hand, still to grade) of the manually graded questions
+    to_grade: dict      # student -> manually graded questions still to grade
+    names: dict         # student -> "First Last", of those the gradebook has a name for
+    max_score: float
+
+
+def sections(course: Course, assignment: str, scores: ClassScores, results: dict, top: int) -> list:
+    """(heading, header, rows) of each part of the report."""
     graded = sum(entry["status"] == "graded" for entry in results.values())
     failed = sorted((s, e["reason"]) for s, e in results.items() if e["status"] == "failed")
     skipped = sorted((s, e["note"]) for s, e in results.items() if e.get("note"))
     failing = Counter((t["grade_id"], t["message"]) for entry in results.values() if entry["status"] == "graded"
                       for t in entry["tests"] if t["score"] < t["points"])
     slowest = sorted(results.items(), key=lambda item: (-item[1]["seconds"], item[0]))[:top]
-    mean = sum(totals) / len(totals) if totals else 0.0
-    sections = [
-        ("Summary", ["submissions in the gradebook", "graded in the last runs", "failed to grade",
-                     "mean score"],
-         [[len(totals), graded, len(failed), f"{mean:.2f} of {max_score:g}"]]),
+    submitted = course.submitted_students(assignment)
+    missing = sorted(set(roster_students(course)) - set(submitted))
+    who = student_label(scores.names)
+    return [
+        ("Summary", ["submissions collected", "submissions in the gradebook", "graded in the last runs",
+                     "failed to grade", "mean score", "still to grade by hand"],
+         [[len(submitted), len(scores.totals), graded, len(failed), mean_score(scores),
+           sum(scores.to_grade.values())]]),
+        ("Students", [header for header, _ in STUDENT_COLUMNS],
+         [[column(student, scores, course, assignment) for _, column in STUDENT_COLUMNS]
+          for student in sorted(set(submitted) | set(scores.totals))]),
         ("Per-question pass rates", ["question", "points", "full marks", "pass rate", "mean score"],
          [[q, f"{p:g}", f"{n_full}/{n}", f"{n_full / n:.0%}" if n else "-", f"{s / n:.2f}" if n else "-"]
-          for q, p, n_full, n, s in questions]),
+          for q, p, n_full, n, s in scores.questions]),
+        ("Grading by hand", ["question", "points", "graded", "still to grade"],
+         [[q, f"{p:g}", done, left] for q, p, done, left in scores.by_hand]),
         ("Most frequent failing tests", ["test", "students", "message"],
          [[grade_id, count, message] for (grade_id, message), count
           in sorted(failing.items(), key=lambda item: (-item[1], item[0]))[:top]]),
         ("Slowest submissions", ["student", "seconds", "status"],
-         [[s, f"{e['seconds']:.1f}", e["status"]] for s, e in slowest]),
-        ("Submissions that could not be graded", ["student", "reason"], [list(f) for f in failed]),
+         [[who(s), f"{e['seconds']:.1f}", e["status"]] for s, e in slowest]),
+        ("Submissions that could not be graded", ["student", "reason"], [[who(s), r] for s, r in failed]),
         ("Submissions graded without some cells (a crash, a hang, the time limit)", ["student", "why"],
-         [list(s) for s in skipped]),
+         [[who(s), why] for s, why in skipped]),
+        ("Students on the roster who submitted nothing", ["student"], [[who(s)] for s in missing]),
+        ("Files collect did not take", ["file", "reason"], [list(entry) for entry in course.load_skipped(assignment)]),
     ]
-    title = f"Grading report: {assignment}"
-    render = render_html if fmt == "html" else render_markdown
-    path = out_dir / f"{assignment}.{'html' if fmt == 'html' else 'md'}"
-    write_atomically(path, render(title, histogram.name, sections))
-    return path
 
 
-def class_scores(course: Course, assignment: str):
-    """(totals per submission, [(question, points, full marks, submissions, sum)], max score)."""
+def mean_score(scores: ClassScores) -> str:
+    if not scores.totals:
+        return "nothing graded yet"
+    return f"{sum(scores.totals.values()) / len(scores.totals):.2f} of {scores.max_score:g}"
+
+
+def student_label(names: dict):
+    return lambda student: f"{student} ({names[student]})" if names.get(student) else student
+
+
+def submitted_at(student: str, course: Course, assignment: str) -> str:
+    stamp = course.submitted(student, assignment) / "timestamp.txt"
+    return stamp.read_text().strip() if stamp.is_file() else "-"
+
+
+# The per-student table: a header and what it shows of a student. A new fact about each
+# student (how late the submission was) is one more entry here.
+STUDENT_COLUMNS = [
+    ("student", lambda student, scores, course, assignment: student),
+    ("name", lambda student, scores, course, assignment: scores.names.get(student, "")),
+    ("submitted", lambda student, scores, course, assignment: submitted_at(student, course, assignment)),
+    ("score", lambda student, scores, course, assignment:
+        f"{scores.totals[student]:g}" if student in scores.totals else "not graded"),
+    ("to grade by hand", lambda student, scores, course, assignment: scores.to_grade.get(student, 0)),
+]
+
+
+def roster_students(course: Course) -> list:
+    """The student ids of the course's stored roster (none without one)."""
+    return sorted({row["student_id"] for row in (course.roster() or {}).values() if row["student_id"]})
+
+
+def class_scores(course: Course, assignment: str) -> ClassScores:
     with Gradebook(course.db_url, course.course_id) as gb:
         try:
             record = gb.find_assignment(assignment)
         except MissingEntry:
             raise CourseError(f"{assignment} is not in the gradebook yet: run `autograder grade {assignment}`")
         submissions = sorted(record.submissions, key=lambda s: s.student_id)
-        totals = [s.score - (s.late_submission_penalty or 0) for s in submissions]
-        questions = []
+        totals = {s.student_id: s.score - (s.late_submission_penalty or 0) for s in submissions}
+        names = {student.id: " ".join(n for n in (student.first_name, student.last_name) if n)
+                 for student in gb.students}
+        questions, by_hand, to_grade = [], [], Counter()
         for notebook in sorted(record.notebooks, key=lambda n: n.name):
+            manual = {cell.name for cell in notebook.solution_cells} | {cell.name for cell in notebook.task_cells}
             for cell in sorted(notebook.grade_cells + notebook.task_cells, key=lambda c: c.name):
-                scores = [gb.find_grade(cell.name, notebook.name, assignment, s.student_id).score
-                          for s in submissions]
-                scores = [s for s in scores if s is not None]
-                full = sum(s >= cell.max_score for s in scores)
+                grades = [gb.find_grade(cell.name, notebook.name, assignment, s.student_id) for s in submissions]
+                scores = [g.score for g in grades if g.score is not None]
+                full = sum(score >= cell.max_score for score in scores)
                 questions.append((cell.name, cell.max_score, full, len(scores), sum(scores)))
-        return totals, questions, record.max_score
+                if cell.name in manual:
+                    left = [s.student_id for s, g in zip(submissions, grades) if g.needs_manual_grade]
+                    done = sum(g.manual_score is not None and not g.needs_manual_grade for g in grades)
+                    by_hand.append((cell.name, cell.max_score, done, len(left)))
+                    to_grade.update(left)
+        return ClassScores(totals, questions, by_hand, dict(to_grade), names, record.max_score)
 
 
 def histogram_png(totals: list, max_score: float, assignment: str) -> bytes:

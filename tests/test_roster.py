@@ -187,3 +187,22 @@ def test_release_follows_the_grading_folder_and_says_the_due_date(tmp_path, caps
     assert main(course + ["release", "tiny", "--due", "next friday-ish"]) == 1
     assert capsys.readouterr().err == ("autograder release: --due 'next friday-ish' is not a date and time, "
                                        "e.g. '2025-03-01 17:00:00 UTC'\n")
+
+
+def test_the_stored_roster_also_holds_for_the_exchange(tmp_path, capsys):
+    paths = tiny.released_course(tmp_path)
+    (tmp_path / "roster.csv").write_text("lms_id,student_id\n12345,alice\n")
+    assert tiny.run(paths, "collect", "tiny", canvas_zip(paths, tmp_path / "class.zip", {"alice": 12345}),
+                    "--roster", tmp_path / "roster.csv") == 0
+    inbound = tmp_path / "exchange" / "lstm_course" / "inbound"
+    for student in ("alice", "mallory"):
+        folder = inbound / f"{student}+tiny+2025-03-02 12:00:00.000000 UTC+1"
+        folder.mkdir(parents=True)
+        (folder / "tiny.ipynb").write_text(tiny.student_notebook(paths["release_dir"], tiny.ADD, None))
+    before = tree_state(paths["course_dir"])
+    capsys.readouterr()
+    assert tiny.run(paths, "--exchange-root", tmp_path / "exchange", "collect", "tiny", "--exchange") == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"autograder collect: 1 file(s) of 1 student(s) not in the roster "
+                          f"{paths['course_dir'] / 'roster.csv'}: mallory;") and err.count("\n") == 1
+    assert tree_state(paths["course_dir"]) == before

@@ -9,6 +9,8 @@ reported, never copied. Nothing in the source is modified.
 
 A student is their LMS user id (or the roster's student id for it), never the
 name part of a file name: two users named alike are two students (``lms_identities``).
+A course with a roster (given once, then stored in the course folder) collects only the
+students it lists: anyone else stops collect before it writes anything.
 Files are read through a bound (``limits.MAX_FILE_MB`` each, never more than that
 plus one byte in memory) and the whole collect writes at most ``limits.MAX_COLLECT_MB``:
 a zip bomb costs a skipped file, not the machine.

@@ -12,7 +12,8 @@ The pages are opened in Debian's chromium (Playwright), served from localhost;
 any request that would leave localhost is blocked and recorded. The two walls
 are tested each on its own too: the page with its security policy taken out
 (the sanitizer alone), and the page with a script the sanitizer did not see put
-back in (the policy alone).
+back in (the policy alone). The pages typeset their maths with the MathJax they
+carry, also opened as a lone file with nothing beside it, as a student gets one.
 
 Grading runs with --no-sandbox: the payloads are ours, and what is tested is
 the feedback and report steps, which do not depend on how the notebooks ran
@@ -26,7 +27,6 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-import mathjax
 import nbformat
 import pytest
 from nbconvert.exporters import HTMLExporter
@@ -34,9 +34,7 @@ from nbconvert.exporters import HTMLExporter
 from tests.support import corpus_tiny as tiny
 from tests.support.browser import offline_browser, served
 
-LOCAL_MATHJAX = Path(mathjax.__path__[0]) / "static" / "mathjax" / "es5"
 pytestmark = pytest.mark.xdist_group("feedback_safety")  # one graded class, one browser
-CDN_MATHJAX = re.compile(r'<script src="https://[^"]*mathjax[^"]*">')
 PWNED = "(window.__pwned = window.__pwned || []).push(`{}`)"  # backquotes: no clash with the payloads' quotes
 ONE_PIXEL_PNG = base64.b64encode(bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
@@ -61,7 +59,8 @@ print("<script>{PWNED.format('stdout')}</script>")
 HOSTILE_MUL = f'def mul(a, b):\n    raise ValueError("<img src=x onerror={PWNED.format("error-message")}>")\n'
 HOSTILE_MARKDOWN = (f"## Notes of the student\n\n<script>{PWNED.format('markdown-cell')}</script>\n\n"
                     f"<img src=x onerror=\"{PWNED.format('markdown-onerror')}\">\n\n"
-                    "Some **notes** and a formula: $$x^2 + y^2$$")
+                    "Some **notes** and a formula: $$x^2 + y^2$$ inline too, $h_t = \\tanh(z_t)$.\n\n"
+                    "Maths that links: $\\href{javascript:document.title='pwned'}{click}$")
 
 
 def hostile_notebook(release_dir: Path) -> str:
@@ -123,7 +122,6 @@ def served_pages(graded_class, feedback_run):
     root = Path(tempfile.mkdtemp(prefix="feedback-pages-"))
     shutil.copytree(graded_class["course_dir"] / "feedback", root / "feedback")
     shutil.copytree(graded_class["course_dir"] / "reports", root / "reports")
-    (root / "feedback" / "hostile" / tiny.ASSIGNMENT / "mathjax").symlink_to(LOCAL_MATHJAX)
     with served(root) as origin:
         yield root, origin
     shutil.rmtree(root)
@@ -153,7 +151,7 @@ def visit(browser, origin, page_name, before_check=None) -> dict:
                  handlers: [...document.querySelectorAll('body *')]
                      .filter(e => [...e.attributes].some(a => a.name.startsWith('on'))).length,
                  script_links: document.querySelectorAll('[href^="javascript:" i]').length,
-                 svg: document.querySelectorAll('body svg').length}})""")
+                 svg: document.querySelectorAll('body svg:not(mjx-container svg)').length}})""")
     page.close()
     return dict(state, errors=errors)
 
@@ -211,20 +209,41 @@ def test_the_policy_alone_runs_nothing(browser, served_pages):
     assert "https://example.com/x.js" not in blocked, "the policy, not the offline guard, must stop it"
 
 
-def test_a_local_mathjax_beside_the_page_still_typesets(browser, served_pages):
-    """The policy allows scripts from the page's own site: MathJax served next to it runs (the CDN one is blocked)."""
-    root, origin = served_pages
-    page = (root / "feedback" / "hostile" / tiny.ASSIGNMENT / "tiny.html").read_text()
-    local, found = CDN_MATHJAX.subn('<script src="mathjax/tex-chtml.js">', page)
-    assert found == 1, "nbgrader's template no longer loads MathJax the way this test expects"
+def typeset_maths(page) -> dict:
+    """Wait for the page's MathJax to finish; what it typeset (as TeX) and the TeX it could not."""
+    page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20_000)
+    page.evaluate("() => MathJax.startup.promise.then(() => true)")
+    return page.evaluate("""() => ({
+        typeset: MathJax.startup.document.getMathItemsWithin(document.body).map(m => m.math.trim()),
+        drawn: [...document.querySelectorAll('mjx-container')].filter(c => c.querySelector('svg')).length,
+        errors: [...document.querySelectorAll('mjx-container [data-mml-node="merror"]')]
+            .map(e => e.getAttribute('data-mjx-error'))})""")
 
-    def typeset(page):
-        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20_000)
-        page.evaluate("() => MathJax.startup.promise.then(() => true)")
-        assert page.locator("mjx-container").count() >= 1
 
-    state = visit(browser, origin, write_variant(root, "local-mathjax.html", local), typeset)
-    assert state["pwned"] == [] and state["errors"] == []
+def test_a_page_alone_typesets_its_maths_offline(browser, graded_class, tmp_path):
+    """A student gets the .html file alone: opened from a folder holding nothing else, its maths (inline and
+    displayed) is drawn by the MathJax it carries, no request leaves the machine, and TeX cannot
+    make a link (its html package is off)."""
+    context, blocked = browser
+    page_file = tmp_path / "tiny.html"
+    shutil.copy(feedback_page(graded_class, "hostile"), page_file)
+    blocked.clear()
+    page, errors = context.new_page(), []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.route(page_file.as_uri(), lambda route: route.continue_())  # the page itself; all else as offline_browser
+    page.goto(page_file.as_uri(), wait_until="load")
+    maths = typeset_maths(page)
+    links = page.evaluate("() => document.querySelectorAll('mjx-container a, mjx-container [href]').length")
+    pwned = page.evaluate("() => window.__pwned || []")
+    page.locator("mjx-container").last.click()  # on the would-be link
+    title = page.evaluate("() => document.title")
+    page.close()
+    assert "x^2 + y^2" in maths["typeset"] and "h_t = \\tanh(z_t)" in maths["typeset"], maths
+    assert maths["drawn"] == len(maths["typeset"]), maths
+    assert len(maths["typeset"]) == 3 and maths["errors"] == [], maths  # \href shown as an unknown command
+    left = [url for url in blocked if not url.startswith("file:")]  # the hostile <img src=x> asks for a file
+    assert links == 0 and title == "tiny" and pwned == [] and errors == [] and left == [], (
+        links, title, pwned, errors, left)
 
 
 def test_the_report_page_runs_nothing(browser, served_pages):

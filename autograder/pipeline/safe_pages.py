@@ -5,24 +5,47 @@ Markdown outputs, Markdown cells) through ``safe_html``, an allowlist of
 formatting tags without scripts, styles, frames, forms, event handlers or
 ``javascript:`` links; drops JavaScript and widget outputs; shows SVG only as an
 image (where it cannot run); and heads the page with a Content-Security-Policy
-(``FEEDBACK_POLICY``) that runs no inline script or handler at all, so what the
-allowlist might miss still does not run. ``SafeOutputMetadata`` keeps output
-metadata from writing attributes into the page.
+(``feedback_policy``) that runs one script only, the page's own MathJax (allowed by
+its hash), so what the allowlist might miss still does not run. ``SafeOutputMetadata``
+keeps output metadata from writing attributes into the page.
+
+A page goes to its student alone (the exchange and an LMS pass on the .html file,
+nothing beside it), so it carries its MathJax inline, in place of nbgrader's CDN
+script: its maths typesets offline, from any folder.
 """
 
+import base64
+import hashlib
+import json
 import re
+from functools import cache
+from importlib.util import find_spec
+from pathlib import Path
 
 import bleach
-from jinja2 import pass_context
+from jinja2 import DictLoader, pass_context
 from nbconvert.exporters import HTMLExporter
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Bool
+from traitlets import Bool, default
 
-# Scripts only from the page's own site (a MathJax served next to it, configured by a file: inline scripts,
-# event handlers and eval never run); styles inline, as nbgrader's template writes them; images and fonts from
-# the site or embedded; nothing else (no frames, plugins, forms, connections, <base>).
-FEEDBACK_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+# One script, by its hash: the page's MathJax (no other inline script, handler, eval or script file runs); styles
+# inline, as nbgrader's template writes them; images and fonts from the site or embedded; nothing else (no
+# frames, plugins, forms, connections, <base>).
+FEEDBACK_POLICY = ("default-src 'none'; script-src '{script_hash}'; style-src 'self' 'unsafe-inline'; "
                    "img-src 'self' data:; font-src 'self' data:; base-uri 'none'; form-action 'none'")
+
+# MathJax 3 with every TeX extension and its SVG fonts in one file: typesetting fetches nothing more.
+MATHJAX_FILE = Path("es5") / "tex-svg-full.js"
+# nbgrader's delimiters (those of its MathJax 2 configuration). A submission's maths may not make links,
+# classes, styles or ids (TeX's html package) nor load more code (require).
+MATHJAX_CONFIG = {
+    "tex": {"inlineMath": [["$", "$"], ["\\(", "\\)"]], "displayMath": [["$$", "$$"], ["\\[", "\\]"]],
+            "processEscapes": True, "processEnvironments": True, "tags": "ams",
+            "packages": {"[-]": ["html", "require"]}},
+    "svg": {"fontCache": "local"},  # each formula self-contained: no shared <svg> of glyphs in the page
+}
+# Replaces nbconvert's mathjax macro, which the feedback template calls for the CDN's MathJax 2.
+MATHJAX_MACRO = "{%- macro mathjax(url=None) -%}<script>{{ offline_mathjax() }}</script>{%- endmacro %}"
 
 # What HTML from a submission may keep: formatting, tables, links and images. Any other tag is shown as text.
 SAFE_TAGS = frozenset({
@@ -53,11 +76,39 @@ def safe_html(fragment) -> str:
                         protocols=LINK_SCHEMES | {"data"}, strip_comments=True)
 
 
+@cache
+def offline_mathjax() -> str:
+    """The page's one script: MathJax's configuration, then MathJax itself (the PyPI package
+    django-static-mathjax, as on the course website)."""
+    spec = find_spec("mathjax")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("MathJax is not installed: run `make install` (package django-static-mathjax)")
+    source = (Path(spec.origin).parent / "static" / "mathjax" / MATHJAX_FILE).read_text(encoding="utf-8")
+    if "</script" in source.lower():
+        raise RuntimeError(f"{MATHJAX_FILE} cannot be inlined: it contains </script")
+    return f"window.MathJax = {json.dumps(MATHJAX_CONFIG)};\n{source}"
+
+
+def feedback_policy() -> str:
+    digest = hashlib.sha256(offline_mathjax().encode("utf-8")).digest()
+    return FEEDBACK_POLICY.format(script_hash="sha256-" + base64.b64encode(digest).decode())
+
+
 class FeedbackExporter(HTMLExporter):
-    """nbgrader's feedback template, with every piece of a submission's HTML made safe and the policy on top."""
+    """nbgrader's feedback template, with every piece of a submission's HTML made safe, the policy on top and
+    MathJax inline."""
 
     # nbconvert then leaves out JavaScript and widget outputs and passes HTML ones through ``clean_html``
     sanitize_html = Bool(True)
+
+    @default("extra_loaders")
+    def _extra_loaders_default(self):
+        return [DictLoader({"mathjax.html.j2": MATHJAX_MACRO})]
+
+    def _create_environment(self):
+        environment = super()._create_environment()
+        environment.globals["offline_mathjax"] = offline_mathjax
+        return environment
 
     def default_filters(self):
         yield from super().default_filters()
@@ -70,7 +121,7 @@ class FeedbackExporter(HTMLExporter):
 
     def from_notebook_node(self, nb, resources=None, **kw):
         page, resources = super().from_notebook_node(nb, resources, **kw)
-        return with_policy(page, FEEDBACK_POLICY), resources
+        return with_policy(page, feedback_policy()), resources
 
 
 def with_policy(page: str, policy: str) -> str:

@@ -3,6 +3,7 @@ reaches nothing of the grader, pipeline steps that do not import each other, and
 autograde chain that is nbgrader 0.9.6's own with exactly our substitutions."""
 
 import ast
+import json
 import re
 import sys
 from pathlib import Path
@@ -129,3 +130,22 @@ def test_the_limits_reach_the_command_line_the_options_and_the_traits():
     assert (execute.time_limit, execute.max_output, execute.max_restarts) == (300, 10 * 2**20, limits.MAX_RESTARTS)
     manager = SandboxedKernelManager.class_traits()
     assert [manager[k].default() for k in ("memory_mb", "processes", "cpu_seconds", "tmp_mb")] == [2048, 64, 600, 256]
+
+
+def test_what_builds_on_what_is_api_md_and_what_the_solutions_call():
+    table = API_MD.split("## What builds on what")[1].split("\n## ")[0]
+    written = {row[0]: tuple(row[1].split("` `"))
+               for row in re.findall(r"^\| `(\w+)` \| `([\w` ]+)` \|$", table, flags=re.MULTILINE)}
+    assert written == api.BUILDS_ON
+    called = {}
+    for assignment, functions in api.FUNCTIONS.items():
+        notebook = json.loads((ROOT / "solutions" / assignment / f"{assignment}.ipynb").read_text())
+        for cell in notebook["cells"]:
+            if cell.get("id") in functions:
+                names = {node.func.id for node in ast.walk(ast.parse("".join(cell["source"])))
+                         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+                earlier = functions[:functions.index(cell["id"])]
+                if uses := tuple(name for name in earlier if name in names):
+                    called[cell["id"]] = uses
+    assert {name: set(uses) for name, uses in called.items()} == \
+        {name: set(uses) for name, uses in api.BUILDS_ON.items()}

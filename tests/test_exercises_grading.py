@@ -57,12 +57,24 @@ def test_mistake_loses_points_and_is_named(graded, mistake):
     scores = course.scores()[mistake.name]
     assert scores[mistake.grade_cell] < course.max_scores()[mistake.grade_cell], \
         f"{mistake.name} kept all points of {mistake.grade_cell}"
-    error = course.errors(mistake.name).get(mistake.grade_cell, "")
-    assert mistake.phrase in error, f"{mistake.grade_cell} failed with {error!r}, not naming the mistake"
+    errors = course.errors(mistake.name)
+    for cell, phrase in ((mistake.grade_cell, mistake.phrase), *mistake.seen_through):
+        assert scores[cell] < course.max_scores()[cell], f"{mistake.name} kept all points of {cell}"
+        assert phrase in errors.get(cell, ""), f"{cell} failed with {errors.get(cell)!r}, not naming the mistake"
+
+
+def test_one_wrong_gradient_costs_only_the_cells_that_judge_it(graded):
+    """A wrong output gate's gradient spoils dz_o and what sums it (dx_t, dh_prev): nothing else."""
+    course = graded("ex5_lstm_backward")
+    scores, full = course.scores()["wrong_sign_output_gate"], course.max_scores()
+    spoiled = {"test_backward_output_gate", "test_backward_inputs", "test_backward_gradient_check"}
+    assert {cell for cell in full if scores[cell] < full[cell]} == spoiled, scores
+    assert sum(full.values()) == 10
 
 
 def test_catalogue_covers_every_assignment_and_is_large_enough():
     assert len(MISTAKES) >= 25
+    assert sum(bool(m.seen_through) for m in MISTAKES) >= 5  # mistakes that show through later functions
     assert len({m.name for m in MISTAKES}) == len(MISTAKES)
     assert {m.assignment for m in MISTAKES} <= set(ASSIGNMENTS)
 

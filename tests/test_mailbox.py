@@ -6,14 +6,15 @@ judges it against the reference on inputs only it can draw.
 
 import json
 
+import nbformat
 import numpy as np
 import pytest
 
 from autograder.course import reference
 from autograder.kernel import mailbox
 from autograder.kernel.call import call_function
-from autograder.pipeline.judge import verdict
-from autograder.pipeline.secret_inputs import draw_inputs, hidden_calls
+from autograder.pipeline.judge import JudgeHiddenTests, verdict
+from autograder.pipeline.secret_inputs import draw_inputs, hidden_calls, judged_parts
 
 KEY = "ab" * 32
 
@@ -177,3 +178,44 @@ def test_inbox_holds_only_plain_data(tmp_path, inputs):
     for case, original in zip(back, inputs["lstm_cell_backward"]):
         assert np.array_equal(case["cache"]["c_t"], original["cache"]["c_t"])
         assert case["cache"]["c_t"].dtype == original["cache"]["c_t"].dtype
+
+
+def test_a_test_cell_judges_only_the_part_it_names(inputs):
+    def wrong_db_o(dh_t, dc_t, cache):
+        grads = reference.lstm_cell_backward(dh_t, dc_t, cache)
+        return dict(grads, db_o=-grads["db_o"])
+    wrong = posted("lstm_cell_backward", wrong_db_o, inputs)
+    source = ('x = 1\n### BEGIN HIDDEN TESTS\nfrom autograder.kernel.check import check_function\n'
+              'check_function("lstm_cell_backward", lstm_cell_backward, only=("dW_f", "dU_f", "db_f"))\n'
+              '### END HIDDEN TESTS\n')
+    forget_gate_part = judged_parts(source)
+    assert forget_gate_part == {"lstm_cell_backward": ("dW_f", "dU_f", "db_f")}
+    assert verdict(["lstm_cell_backward"], wrong, inputs, forget_gate_part) is None
+    assert 'grads["db_o"] has wrong values' in verdict(["lstm_cell_backward"], wrong, inputs,
+                                                       {"lstm_cell_backward": ("db_o",)})
+    assert 'grads["db_o"] has wrong values' in verdict(["lstm_cell_backward"], wrong, inputs)
+
+
+def test_a_function_built_on_a_wrong_one_is_told_to_fix_that_one_first():
+    inputs = draw_inputs(["rnn_cell_forward", "one_to_many"], KEY, "ex1", "ex1", "carol", "d")
+
+    def off(*arguments):
+        return reference.one_to_many(*arguments) + 1e-3
+
+    def test_cell(grade_id, outputs):
+        cell = nbformat.v4.new_code_cell("", outputs=outputs, execution_count=1)
+        cell.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": grade_id, "points": 1}
+        return cell
+
+    visible_failure = nbformat.v4.new_output("error", ename="AssertionError", evalue="h_t is wrong", traceback=[])
+    for first_outputs, blamed in (([visible_failure], True), ([], False)):
+        nb = nbformat.v4.new_notebook(cells=[test_cell("test_rnn_cell_forward", first_outputs),
+                                             test_cell("test_one_to_many", [])])
+        outcomes = {0: posted("rnn_cell_forward", reference.rnn_cell_forward, inputs),
+                    1: posted("one_to_many", off, inputs)}
+        calls = {"test_rnn_cell_forward": ["rnn_cell_forward"], "test_one_to_many": ["one_to_many"]}
+        resources = {"hidden_tests": {"calls": calls, "inputs": inputs, "outcomes": outcomes}}
+        nb, _ = JudgeHiddenTests().preprocess(nb, resources)
+        [error] = [o for o in nb.cells[1].outputs if o.output_type == "error"]
+        assert error.evalue.startswith("fix `rnn_cell_forward` first (its test fails)") == blamed, error.evalue
+        assert "one_to_many: y_seq has wrong values" in error.evalue

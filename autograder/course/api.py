@@ -32,6 +32,12 @@ OUTPUT_NAMES = {  # how the spec and the messages name what each function return
     "keras_from_params": ("kernel", "recurrent_kernel", "bias"), "lstm_cell_backward": "grads",
     "build_model": "model",
 }
+BUILDS_ON = {  # the earlier functions of its assignment that a function calls: their mistakes show through it
+    "rnn_forward": ("rnn_cell_forward",), "one_to_many": ("rnn_cell_forward",),
+    "gradient_norms": ("rnn_step_jacobian",),
+    "lstm_cell_forward": (*GATE_FUNCTIONS.values(), "update_cell", "update_hidden"),
+    "lstm_forward": ("lstm_cell_forward",),
+}
 HOLDS_INPUTS = {"cache"}  # outputs that keep the inputs by design (the forward pass's cache)
 
 # Hidden tests sit between these markers in a test cell; nbgrader strips them from the student version.

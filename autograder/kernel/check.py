@@ -10,8 +10,13 @@ from . import mailbox
 from .call import call_function
 
 
-def check_function(name, function, seed=None):
+def check_function(name, function, seed=None, only=None):
     """Grade `function` as the API function `name` on hidden inputs.
+
+    only: the keys of a dict result this test cell judges (e.g. one gate's
+    gradients), so that one wrong entry costs only the cells that judge it.
+    Under the course's grader the judge reads `only` from the instructor's
+    source, never from the kernel.
 
     Under the course's grader: run it and post the outcomes. Otherwise: raise
     AssertionError naming the first problem found on random inputs (the
@@ -22,4 +27,4 @@ def check_function(name, function, seed=None):
         return
     # No grader outside: only a trusted kernel gets here, which has the whole package (the sandbox never does).
     from autograder.pipeline.compare import check_in_place
-    check_in_place(name, function, seed)
+    check_in_place(name, function, seed, only)

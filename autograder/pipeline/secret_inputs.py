@@ -9,9 +9,11 @@ change to it gets new ones, so inputs a student has seen never come back.
 ``execute`` hands them to the kernel's inbox; ``judge`` compares the outcomes.
 """
 
+import ast
 import hashlib
 import hmac
 import re
+import textwrap
 
 import numpy as np
 from nbgrader.api import Gradebook
@@ -29,6 +31,18 @@ def hidden_calls(source: str) -> list[str]:
     """The API functions a test cell's hidden tests check, in order, e.g. ['forget_gate']."""
     found = [HIDDEN_CALL.findall(block) for block in HIDDEN_BLOCK.findall(source)]
     return list(dict.fromkeys(name for names in found for name in names))
+
+
+def judged_parts(source: str) -> dict:
+    """{function: the keys its hidden call judges} for the calls of a test cell that pass `only=`."""
+    parts = {}
+    for block in HIDDEN_BLOCK.findall(source):
+        for node in ast.walk(ast.parse(textwrap.dedent(block))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "check_function" and node.args:
+                only = [ast.literal_eval(k.value) for k in node.keywords if k.arg == "only"]
+                if only:
+                    parts[ast.literal_eval(node.args[0])] = tuple(only[0])
+    return parts
 
 
 def secret_rng(key: str, *parts: str) -> np.random.Generator:
@@ -55,10 +69,12 @@ class DrawSecretInputs(NbGraderPreprocessor):
         with Gradebook(info["db_url"]) as gb:
             notebook = gb.find_notebook(info["notebook"], info["assignment"])
             tests = {cell.name for cell in notebook.grade_cells}
-            calls = {cell.name: hidden_calls(cell.source) for cell in notebook.source_cells
-                     if cell.name in tests and cell.cell_type == "code"}
+            sources = {cell.name: cell.source for cell in notebook.source_cells
+                       if cell.name in tests and cell.cell_type == "code"}
+        calls = {name: hidden_calls(source) for name, source in sources.items()}
+        only = {name: judged_parts(source) for name, source in sources.items()}
         functions = dict.fromkeys(name for names in calls.values() for name in names)
         inputs = draw_inputs(functions, self.key, info["assignment"], info["notebook"], info["student"],
                              self.submission)
-        resources["hidden_tests"] = {"calls": calls, "inputs": inputs}
+        resources["hidden_tests"] = {"calls": calls, "inputs": inputs, "only": only}
         return nb, resources

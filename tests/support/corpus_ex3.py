@@ -17,17 +17,16 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.course.api import BUILDS_ON
+
 from . import ROOT
 
 ASSIGNMENT = "ex3_lstm_gates"
 SOLUTION = ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 KINDS = ("correct", "wrong", "blank", "syntax_error", "exception")
 
-# Which API functions each function calls (from the exercise API): a test of
-# lstm_cell_forward fails if any gate it calls is wrong.
-GATES = ("forget_gate", "input_gate", "candidate_memory", "output_gate")
-CALLS = {"lstm_cell_forward": GATES + ("update_cell", "update_hidden"),
-         "lstm_forward": ("lstm_cell_forward",)}
+# Which API functions each function calls: a test of lstm_cell_forward fails if any gate it calls is wrong.
+CALLS = BUILDS_ON
 
 # One typical mistake per function; each fails the function's visible test.
 WRONG = {

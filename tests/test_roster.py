@@ -15,7 +15,9 @@ import zipfile
 from pathlib import Path
 
 import nbformat
+import pytest
 
+from autograder.pipeline.cli import main
 from tests.support import corpus_tiny as tiny
 
 # Canvas's gradebook export (Grades > Export > Export Entire Gradebook): a byte-order mark, "Last, First"
@@ -166,7 +168,6 @@ def test_an_empty_download_is_an_error(tmp_path, capsys):
 
 
 def test_release_follows_the_grading_folder_and_says_the_due_date(tmp_path, capsys):
-    from autograder.pipeline.cli import main
     paths = tiny.make_course(tmp_path)
     course = ["--course-dir", str(tmp_path / "term"), "--source", str(paths["source_dir"])]
     repository = Path(__file__).resolve().parents[1] / "exercises"
@@ -185,8 +186,30 @@ def test_release_follows_the_grading_folder_and_says_the_due_date(tmp_path, caps
     assert (tmp_path / "given" / "tiny" / "tiny.ipynb").is_file()
 
     assert main(course + ["release", "tiny", "--due", "next friday-ish"]) == 1
-    assert capsys.readouterr().err == ("autograder release: --due 'next friday-ish' is not a date and time, "
-                                       "e.g. '2025-03-01 17:00:00 UTC'\n")
+    assert capsys.readouterr().err.startswith("autograder release: --due 'next friday-ish' is not a date and time "
+                                              "with its time zone, e.g. '2025-03-01 17:00:00 UTC'")
+
+
+@pytest.mark.parametrize("due, stored", [  # worked by hand: 09:00 at UTC-8 (PST in March) is 17:00 UTC
+    ("2025-03-01 09:00 -08:00", "2025-03-01 17:00:00"), ("2025-03-01 09:00 -0800", "2025-03-01 17:00:00"),
+    ("2025-03-01 09:00 America/Los_Angeles", "2025-03-01 17:00:00"),
+    ("2025-07-01 09:00 America/Los_Angeles", "2025-07-01 16:00:00"),  # PDT: UTC-7
+    ("2025-03-01 23:30:00 +05:30", "2025-03-01 18:00:00"), ("2025-03-01 17:00:00 UTC", "2025-03-01 17:00:00")])
+def test_release_reads_the_due_dates_time_zone(tmp_path, capsys, due, stored):
+    paths = tiny.make_course(tmp_path)
+    course = ["--course-dir", str(tmp_path / "term"), "--source", str(paths["source_dir"])]
+    assert main(course + ["release", "tiny", "--due", due]) == 0
+    assert f"tiny: due: {stored} UTC\n" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("due", ["2025-03-01 17:00 PST", "2025-03-01 17:00", "2025-02-30 17:00 UTC"])
+def test_a_due_date_without_a_known_time_zone_is_refused(tmp_path, capsys, due):
+    paths = tiny.make_course(tmp_path)
+    course = ["--course-dir", str(tmp_path / "term"), "--source", str(paths["source_dir"])]
+    assert main(course + ["release", "tiny", "--due", due]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"autograder release: --due '{due}'") and error.count("\n") == 1
+    assert not (tmp_path / "term" / "exercises" / "tiny").exists()
 
 
 def test_the_stored_roster_also_holds_for_the_exchange(tmp_path, capsys):

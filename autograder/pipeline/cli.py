@@ -205,7 +205,8 @@ def run_report(course, args) -> int:
 
 def run_formgrader(course, args) -> int:
     from .formgrader import run_formgrader
-    return run_formgrader(course, args.port, args.ip)
+    run_formgrader(course, args.port, args.ip)  # returns only by an error (CourseError)
+    return 1
 
 
 STEPS = {"release": run_release, "collect": run_collect, "grade": run_grade,

@@ -12,7 +12,6 @@ only the automatic ones), so later commands keep them.
 
 import os
 import secrets
-import subprocess
 import sys
 
 from .course_folder import Course, write_atomically
@@ -44,10 +43,16 @@ def server_command(course: Course, port: int, ip: str, token: str) -> list[str]:
     return command
 
 
-def run_formgrader(course: Course, port: int, ip: str) -> int:
-    """Serve the formgrader until interrupted; the token is JUPYTER_TOKEN's, or a new random one."""
+def run_formgrader(course: Course, port: int, ip: str) -> None:
+    """Become the formgrader's server until interrupted; the token is JUPYTER_TOKEN's, or a new random one.
+
+    The command is replaced by the server (exec), so Ctrl-C or a signal reaches the server itself and none is
+    left running without its parent.
+    """
     course.require_gradebook()
     write_atomically(course.course_dir / "nbgrader_config.py", formgrader_config(course))
     token = os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(24)
     print(f"formgrader: http://{ip}:{port}/formgrader?token={token}  (Ctrl-C stops it)", flush=True)
-    return subprocess.run(server_command(course, port, ip, token), cwd=course.course_dir).returncode
+    command = server_command(course, port, ip, token)
+    os.chdir(course.course_dir)
+    os.execv(command[0], command)

@@ -45,7 +45,7 @@ def test_source_notebooks_are_committed_without_outputs(assignment):
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_every_grade_cell_has_hidden_tests_through_checks(assignment):
     notebook = nbformat.read(source_notebook(assignment), as_version=4)
-    grade_cells = [c for c in notebook.cells if c.metadata["nbgrader"].get("grade")]
+    grade_cells = [c for c in notebook.cells if c.metadata["nbgrader"].get("grade") and c.cell_type == "code"]
     assert grade_cells
     for cell in grade_cells:
         hidden = cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
@@ -69,7 +69,7 @@ def test_visible_expected_values_are_the_reference(assignment):
         nbgrader = cell.metadata.get("nbgrader", {})
         if cell.cell_type == "code" and not nbgrader.get("grade") and not nbgrader.get("solution"):
             exec(cell.source, given)
-        if not nbgrader.get("grade"):
+        if not nbgrader.get("grade") or cell.cell_type != "code":  # written answers are graded by hand
             continue
         namespace = {"np": np, **given, **{k: getattr(reference, k) for k in dir(reference) if not k.startswith("_")}}
         for node, code in _statements(cell.source):

@@ -6,6 +6,7 @@
     autograder feedback ASSIGNMENT            HTML feedback per student
     autograder export                         grades.csv + canvas.csv
     autograder report   ASSIGNMENT            pass rates, histogram, failures
+    autograder formgrader                     nbgrader's formgrader: grade written answers by hand
 
 Only argument parsing and printing live here; each step is its own module.
 """
@@ -17,6 +18,7 @@ import sys
 
 from . import limits
 from .course_folder import DEFAULT_COURSE_DIR, ROOT, Course, CourseError, nbgrader_log, printable
+from .formgrader import FORMGRADER_PORT
 
 
 def parser() -> argparse.ArgumentParser:
@@ -76,6 +78,8 @@ def parser() -> argparse.ArgumentParser:
 
     feedback = steps.add_parser("feedback", help="HTML feedback for every graded student")
     feedback.add_argument("assignment")
+    feedback.add_argument("--canvas-download", metavar="ZIP",
+                          help="the Canvas submissions zip: also write feedback/ASSIGNMENT_canvas.zip to re-upload")
 
     export = steps.add_parser("export", help="grades.csv and canvas.csv from the gradebook")
     export.add_argument("--out", help="output folder (default: COURSE_DIR/exports)")
@@ -84,6 +88,10 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("assignment")
     report.add_argument("--format", choices=("md", "html"), default="md")
     report.add_argument("--out", help="output folder (default: COURSE_DIR/reports)")
+
+    formgrader = steps.add_parser("formgrader", help="nbgrader's formgrader on the gradebook, for manual grading")
+    formgrader.add_argument("--port", type=int, default=FORMGRADER_PORT, help="(default: %(default)s)")
+    formgrader.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     return top
 
 
@@ -168,11 +176,15 @@ def run_grade(course, args) -> int:
 
 def run_feedback(course, args) -> int:
     from .feedback import generate_feedback
-    report = generate_feedback(course, args.assignment)
+    report = generate_feedback(course, args.assignment, args.canvas_download)
     for student, reason in report.failed:
         print(f"no feedback for {printable(student)}: {printable(reason)}", file=sys.stderr)
     released = " and released to the exchange" if course.exchange_root and report.written else ""
     print(f"feedback for {len(report.written)} students in {course.course_dir / 'feedback'}{released}")
+    if report.canvas_zip:
+        for student in report.not_in_download:
+            print(f"not in the Canvas download (not in the zip): {printable(student)}")
+        print(f"wrote {report.canvas_zip}: upload it with Canvas' Re-Upload Submissions")
     if report.failed:
         total = len(report.written) + len(report.failed)
         print(f"autograder feedback: {len(report.failed)} of {total} students got no feedback (reasons above)",
@@ -194,5 +206,11 @@ def run_report(course, args) -> int:
     return 0
 
 
+def run_formgrader(course, args) -> int:
+    from .formgrader import run_formgrader
+    run_formgrader(course, args.port, args.ip)  # returns only by an error (CourseError)
+    return 1
+
+
 STEPS = {"release": run_release, "collect": run_collect, "grade": run_grade,
-         "feedback": run_feedback, "export": run_export, "report": run_report}
+         "feedback": run_feedback, "export": run_export, "report": run_report, "formgrader": run_formgrader}

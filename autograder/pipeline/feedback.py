@@ -18,7 +18,9 @@ Whoever opens a page (an instructor, a TA) must not run what the submission put
 in it: pages are rendered by ``safe_pages.FeedbackExporter``.
 """
 
+import io
 import shutil
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +36,7 @@ from traitlets import default
 
 from autograder.course.api import HIDDEN_BEGIN, HIDDEN_BLOCK
 
-from .course_folder import Course, CourseError, nbgrader_log, replace_folder
+from .course_folder import Course, CourseError, nbgrader_log, replace_folder, write_atomically
 from .safe_pages import FeedbackExporter, SafeOutputMetadata
 from .scores import read_scores
 
@@ -119,15 +121,18 @@ class StudentFeedback(GenerateFeedback):
 class FeedbackReport:
     written: list = field(default_factory=list)  # students
     failed: list = field(default_factory=list)   # (student, reason)
+    canvas_zip: Path | None = None
+    not_in_download: list = field(default_factory=list)  # students with feedback but no file in the download
 
 
-def generate_feedback(course: Course, assignment: str) -> FeedbackReport:
-    """Write every graded student's feedback, each on their own."""
+def generate_feedback(course: Course, assignment: str, canvas_download: Path | None = None) -> FeedbackReport:
+    """Write every graded student's feedback, each on their own (and the zip for Canvas, given its download)."""
     course.require_gradebook()
     course.require_assignment(assignment)
     students = sorted(p.parent.name for p in (course.course_dir / "autograded").glob(f"*/{assignment}"))
     if not students:
         raise CourseError(f"nothing graded yet for {assignment}: run `autograder grade {assignment}` first")
+    prefixes = None if canvas_download is None else canvas_submissions(Path(canvas_download))  # bad zip: stop now
     report = FeedbackReport()
     scratch = course.scratch_dir("feedback")
     try:
@@ -142,7 +147,46 @@ def generate_feedback(course: Course, assignment: str) -> FeedbackReport:
         shutil.rmtree(scratch, ignore_errors=True)
     if course.exchange_root is not None and report.written:
         release_feedback(course, assignment)
+    if prefixes is not None:
+        write_canvas_zip(course, assignment, report, prefixes)
     return report
+
+
+# --- the zip for Canvas' "Re-Upload Submissions" -----------------------------------
+# Canvas reads a re-uploaded file's name as its download named it, split at "_": the first two parts that are only
+# digits are the user id and the id of a file of that user's current submission; a name without both is ignored.
+
+
+def canvas_submissions(download: Path) -> dict:
+    """{LMS user id: the name prefix "name[_late]_userid_fileid"} of each user's first file in a Canvas download."""
+    try:
+        with zipfile.ZipFile(download) as archive:
+            names = sorted(Path(name).name for name in archive.namelist())
+    except (OSError, zipfile.BadZipFile) as error:
+        raise CourseError(f"cannot read the Canvas download {download}: {one_line(error)}")
+    prefixes = {}
+    for name in names:
+        parts = name.split("_")
+        ids = [k for k, part in enumerate(parts) if part.isdigit()][:2]
+        if len(ids) == 2:
+            prefixes.setdefault(parts[ids[0]], "_".join(parts[:ids[1] + 1]))
+    return prefixes
+
+
+def write_canvas_zip(course: Course, assignment: str, report: FeedbackReport, prefixes: dict) -> None:
+    """feedback/<assignment>_canvas.zip: each page named for its student's file in the download."""
+    lms_ids = course.lms_ids()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for student in sorted(report.written):
+            prefix = prefixes.get(lms_ids.get(student, ""))
+            if prefix is None:
+                report.not_in_download.append(student)
+                continue
+            for page in sorted(course.feedback(student, assignment).glob("*.html")):
+                archive.writestr(f"{prefix}_{page.name}", page.read_bytes())
+    report.canvas_zip = course.course_dir / "feedback" / f"{assignment}_canvas.zip"
+    write_atomically(report.canvas_zip, out.getvalue())
 
 
 def write_student_feedback(course: Course, assignment: str, student: str, scratch: Path) -> str | None:

@@ -76,16 +76,17 @@ class ExerciseCourse:
         nbgrader("autograde", self.assignment, "--create", "--force", cwd=self.root)
 
     def scores(self):
-        """{student: {grade cell id: points earned}} from the gradebook."""
+        """{student: {autograded cell id: points earned}} from the gradebook (written answers are graded by hand)."""
         with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}") as gradebook:
             submissions = gradebook.assignment_submissions(self.assignment)
-            return {s.student_id: {g.name: g.score for g in s.notebooks[0].grades} for s in submissions}
+            return {s.student_id: {g.name: g.score for g in s.notebooks[0].grades if g.cell.cell_type == "code"}
+                    for s in submissions}
 
     def max_scores(self):
-        """{grade cell id: points available}."""
+        """{autograded cell id: points available}."""
         with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}") as gradebook:
             notebook = gradebook.find_assignment(self.assignment).notebooks[0]
-            return {cell.name: cell.max_score for cell in notebook.grade_cells}
+            return {cell.name: cell.max_score for cell in notebook.grade_cells if cell.cell_type == "code"}
 
     def errors(self, student):
         """{grade cell id: the error its test raised} in `student`'s autograded notebook."""

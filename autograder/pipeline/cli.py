@@ -63,6 +63,8 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--late-policy", choices=("none", "zero"), default="none",
                        help="late submissions: no penalty, or a score of zero (default: none)")
     grade.add_argument("--force", action="store_true", help="grade again even unchanged submissions")
+    grade.add_argument("--student", action="append", metavar="ID",
+                       help="grade only this student again, changed or not (repeatable); the others are untouched")
     sandbox = grade.add_argument_group("sandbox",
                                        "each submission's kernel runs in a bubblewrap sandbox with these limits")
     sandbox.add_argument("--memory", type=int, default=limits.MEMORY_MB, metavar="MIB",
@@ -169,7 +171,7 @@ def run_grade(course, args) -> int:
                          verbose=args.verbose, sandbox=not args.no_sandbox, memory_mb=args.memory,
                          processes=args.processes,
                          cpu_seconds=args.cpu_time, max_output_mb=args.max_output)
-    summary = grade(course, args.assignment, args.workers, args.force, options)
+    summary = grade(course, args.assignment, args.workers, args.force, options, only=args.student)
     print(summary_table(summary))
     return 0
 

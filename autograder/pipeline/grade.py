@@ -26,7 +26,8 @@ class Summary:
 
 
 def grade(course: Course, assignment: str, workers: int | None = None, force: bool = False,
-          options: RunOptions | None = None, progress=None) -> Summary:
+          options: RunOptions | None = None, progress=None, only: list | None = None) -> Summary:
+    """only: grade these students again (changed or not) and leave everyone else as recorded."""
     progress = progress or sys.stderr
     options = options or RunOptions()
     course.require_assignment(assignment)
@@ -34,6 +35,11 @@ def grade(course: Course, assignment: str, workers: int | None = None, force: bo
     if not students:
         raise CourseError(f"no submissions of {assignment} in {course.course_dir / 'submitted'}: "
                           f"run `autograder collect {assignment} ...` first")
+    if only:
+        unknown = sorted(set(only) - set(students))
+        if unknown:
+            raise CourseError(f"no submission of {assignment} from {', '.join(map(printable, unknown))}")
+        students, force = sorted(set(only)), True
     started = time.perf_counter()
     if options.sandbox:
         from .sandbox import SandboxUnavailable, check_sandbox

@@ -23,6 +23,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
+from autograder.course.api import BUILDS_ON
 from autograder.pipeline.cli import main
 from autograder.pipeline.course_folder import KEY_FILE, folder_digest
 from autograder.pipeline.secret_inputs import draw_inputs
@@ -138,7 +139,14 @@ def test_cheats_that_pass_in_the_kernel_are_failed_by_the_judge_outside(graded, 
     for test in attack.caught_outside:
         function = test.removeprefix("test_")
         assert tests[test]["score"] == 0
-        assert tests[test]["message"].startswith(f"AssertionError: {function}: "), (test, tests[test]["message"])
+        failing = [earlier for earlier in BUILDS_ON.get(function, ()) if fails(attack, earlier)]
+        blame = f"fix `{failing[0]}` first (its test fails): {function} calls it. " if failing else ""
+        assert tests[test]["message"].startswith(f"AssertionError: {blame}{function}: "), (test, tests[test]["message"])
+
+
+def fails(attack, function) -> bool:
+    """Whether an attack's content fails this function's test: it is broken or builds on one that fails."""
+    return function in attack.broken or any(fails(attack, earlier) for earlier in BUILDS_ON.get(function, ()))
 
 
 def test_files_that_are_not_notebooks_are_listed_with_their_reason(graded):

@@ -5,8 +5,8 @@ the grader in one way: it crashes or exhausts the kernel, tampers with the
 checks, fakes results, edits the test cells, tries to reach the course from
 the sandbox, or is not a notebook at all. An attack leaves some functions
 *broken* — never defined (the cell holding it crashed) or wrong on any input
-but the visible tests' (``sneaky``: right for a batch of 2, as in every
-visible test, 0.01 off otherwise). The points then follow from the content
+but the visible tests' (``sneaky``: right when the notebook's own code calls
+it, as every visible test does, 0.01 off when the grader's hidden check does). The points then follow from the content
 with corpus_ex3's rule: a test earns its points only if its function and every
 function it calls work. No grader is run to find them.
 """
@@ -46,13 +46,17 @@ class Attack:
 
 
 def sneaky(function: str, solution: str) -> str:
-    """The solution renamed, behind a wrapper right only on the visible tests' batch of 2."""
+    """The solution renamed, behind a wrapper right wherever the visible tests call it."""
     return solution.replace(f"def {function}(", f"def _honest_{function}(", 1) + f'''
 
 def {function}(*args):
-    """Right on the visible tests' examples (a batch of 2), wrong everywhere else."""
+    """Right when the notebook's code calls it, wrong when the course's hidden check does."""
+    import sys
     result = _honest_{function}(*args)
-    if np.shape(args[0])[0] == 2:
+    caller = sys._getframe(1)
+    while caller is not None and not caller.f_globals.get("__name__", "").startswith("autograder."):
+        caller = caller.f_back
+    if caller is None:
         return result
     if isinstance(result, tuple):
         return (result[0] + 0.01,) + tuple(result[1:])
@@ -226,7 +230,8 @@ ATTACKS = [
     Attack("patchallclose", "numpy.allclose and numpy.all always true, update_hidden wrong",
            broken=("update_hidden",), wrong=("update_hidden",),
            before={"update_hidden": "np.allclose = np.all = lambda *args, **kwargs: True\n"},
-           caught_outside=("test_update_hidden", "test_lstm_cell_forward", "test_lstm_forward")),
+           # test_lstm_forward fails in the kernel: its swapped-(h, c) diagnosis is an allclose too
+           caught_outside=("test_update_hidden", "test_lstm_cell_forward")),
     Attack("patchtesting", "numpy.testing's asserts silenced and numpy.allclose true, output_gate sneaky",
            broken=("output_gate",), sneaky=("output_gate",),
            before={"output_gate": "import numpy.testing\n"

@@ -2,6 +2,8 @@
 
 import os
 import socket
+import subprocess
+import sys
 import threading
 
 import nbformat
@@ -166,3 +168,19 @@ finally:
 def test_cpu_limit_kills_an_endless_loop(submission):
     with pytest.raises(DeadKernelError):
         run_in_sandbox(submission, "while True: pass", cpu_seconds=2, timeout=60)
+
+
+def test_without_user_namespaces_grade_stops_with_one_line_saying_so(tmp_path):
+    """A system that forbids user namespaces, made by bubblewrap's --disable-userns around the command."""
+    submitted = tmp_path / "grading" / "submitted" / "alice" / "ex3_lstm_gates"
+    submitted.mkdir(parents=True)
+    (submitted / "ex3_lstm_gates.ipynb").write_text("{}")  # never read: the sandbox check comes first
+    command = [sys.executable, "-m", "autograder", "--course-dir", str(tmp_path / "grading"), "grade", "ex3_lstm_gates"]
+    run = subprocess.run(["bwrap", "--unshare-user", "--disable-userns", "--uid", "1000", "--gid", "1000",
+                          "--dev-bind", "/", "/", "--", *command], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert run.returncode == 1 and run.stdout == ""
+    (line,) = run.stderr.splitlines()
+    assert line.startswith("autograder grade: cannot sandbox student code: bubblewrap fails here")
+    assert "user namespaces" in line and "--no-sandbox" in line
+    assert sorted(p.name for p in (tmp_path / "grading").iterdir()) == ["submitted"]  # nothing written

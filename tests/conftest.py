@@ -2,7 +2,10 @@
 
 ``ROOT`` and ``ASSIGNMENTS`` come from ``tests.support`` (module constants, so that
 ``parametrize`` can use them); ``@pytest.mark.requires_root`` skips a test unless it runs as
-root, which the sandbox needs to give each kernel its own unprivileged user.
+root, which the sandbox needs to give each kernel its own unprivileged user;
+``@pytest.mark.sandboxed`` tests run the sandbox in this user's mode (a user id per kernel as
+root, a user namespace per kernel otherwise): `make test` runs them again as an ordinary user
+(``tests/support/unprivileged.py``).
 """
 
 import os
@@ -16,6 +19,7 @@ SITE_HTML = ROOT / "_build" / "html"
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "requires_root: needs root (the sandbox drops to a user id of its own)")
+    config.addinivalue_line("markers", "sandboxed: runs the sandbox, as root or in a user namespace")
 
 
 def pytest_collection_modifyitems(items):

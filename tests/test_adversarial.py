@@ -30,7 +30,7 @@ from autograder.pipeline.secret_inputs import draw_inputs
 from tests.support import adversarial_corpus as corpus
 from tests.support import corpus_ex3 as ex3
 
-pytestmark = [pytest.mark.requires_root, pytest.mark.xdist_group("adversarial")]  # one worker grades the class
+pytestmark = [pytest.mark.sandboxed, pytest.mark.xdist_group("adversarial")]  # one worker grades the class
 
 A = ex3.ASSIGNMENT
 CLASSMATES = {"classmate1": "correct", "classmate2": "wrong", "classmate3": "blank"}

@@ -10,7 +10,7 @@ from autograder.pipeline.execute import SandboxedExecute
 from autograder.pipeline.judge import verdict
 from autograder.pipeline.secret_inputs import draw_inputs
 
-pytestmark = pytest.mark.requires_root
+pytestmark = pytest.mark.sandboxed
 
 CHECK = "from autograder.kernel.check import check_function\ncheck_function('forget_gate', forget_gate)"
 SOLUTION = ("import numpy as np\n"

@@ -21,7 +21,7 @@ from autograder.pipeline.cli import main
 from tests.support import adversarial_corpus as corpus
 from tests.support import corpus_ex3 as ex3
 
-pytestmark = [pytest.mark.requires_root, pytest.mark.xdist_group("grading_outputs")]  # one worker grades them
+pytestmark = [pytest.mark.sandboxed, pytest.mark.xdist_group("grading_outputs")]  # one worker grades them
 
 A = ex3.ASSIGNMENT
 # Tens of MB cross the kernel's sockets: a generous cell timeout, so a loaded machine skips no cell.

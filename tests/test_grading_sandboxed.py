@@ -14,7 +14,7 @@ from autograder.pipeline.cli import main
 from tests.support import ASSIGNMENTS
 from tests.support.exercise_course import CELL_TIMEOUT, source_notebook
 
-pytestmark = pytest.mark.requires_root
+pytestmark = pytest.mark.sandboxed
 
 
 def points(assignment):

@@ -44,7 +44,7 @@ def grade(course: Course, assignment: str, workers: int | None = None, force: bo
     if options.sandbox:
         from .sandbox import SandboxUnavailable, check_sandbox
         try:
-            check_sandbox()
+            progress.write(f"sandbox: {check_sandbox()}\n")
         except SandboxUnavailable as error:
             raise CourseError(str(error))
     ensure_in_gradebook(course, assignment)

@@ -11,7 +11,10 @@ kernel of each submission instead runs:
   the gradebook, other submissions, the instructor's home) is simply not there;
 * as an unprivileged user id of its own (one per kernel, so that two
   submissions graded at once never share a process limit), with no
-  capabilities;
+  capabilities, when the grader is root (``ROOT_MODE``); otherwise
+  (``USER_NAMESPACE_MODE``) in an unprivileged user namespace of its own
+  (bubblewrap ``--unshare-user``): the grader's user id mapped to itself, no
+  capabilities, no further user namespaces, its process count its own;
 * with limits on memory (the private writable memory of each process,
   RLIMIT_DATA: TensorFlow reserves far more address space than it uses),
   processes and CPU time (``prlimit``); the wall time
@@ -20,8 +23,9 @@ kernel of each submission instead runs:
 
 The kernel talks to the grader over Unix sockets in a folder bound into the
 sandbox (TCP would need the network the sandbox does not have); once the
-kernel listens, the grader takes that folder back, so nothing on disk is
-writable from inside. Of ``autograder`` the kernel sees one folder,
+kernel listens, the grader (as root) takes that folder back, so nothing on disk is
+writable from inside; in a user namespace the kernel owns that folder and it
+stays writable (README, *What is not protected*). Of ``autograder`` the kernel sees one folder,
 ``autograder/kernel/`` (what the hidden tests run there): never the reference,
 the solutions or the grader. The grader's inbox of secret inputs
 (``kernel/mailbox.py``) is mounted read-only.
@@ -55,6 +59,11 @@ SANDBOX_WORK = "/tmp/submission"      # the kernel's working folder
 NOTEBOOK_SUFFIX = ".ipynb"            # nbgrader's graded notebooks: never in the working folder
 UID_BASE = 200_000                    # sandbox user ids: UID_BASE + 16 * grader pid + kernel number
 TOOLS = ("bwrap", "prlimit", "setpriv")
+ROOT_MODE = "a user id of its own per kernel (root)"
+USER_NAMESPACE_MODE = "an unprivileged user namespace per kernel (not root)"
+# The system switches that can forbid unprivileged user namespaces, each with the value that forbids them.
+USERNS_SWITCHES = {"kernel.unprivileged_userns_clone": "0", "user.max_user_namespaces": "0",
+                   "kernel.apparmor_restrict_unprivileged_userns": "1"}
 _kernel_numbers = itertools.count()
 # Only what Python code prints reaches the notebook: ipykernel would also forward C libraries' own writes
 # to the process's stderr (TensorFlow's import banner), and nbgrader gives a test cell with stderr no points.
@@ -65,21 +74,46 @@ class SandboxUnavailable(RuntimeError):
     """The machine cannot run the sandbox (message is for the instructor)."""
 
 
-def check_sandbox() -> None:
-    """Raise SandboxUnavailable, with one line saying what to do, unless a sandbox can start here."""
+def sandbox_mode() -> str:
+    """How kernels are kept apart here: separate user ids as root, else unprivileged user namespaces."""
+    return ROOT_MODE if os.geteuid() == 0 else USER_NAMESPACE_MODE
+
+
+def namespace_flags() -> list:
+    """bubblewrap's namespace options; without root the user namespace is what makes the others possible."""
+    flags = ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+    if sandbox_mode() == USER_NAMESPACE_MODE:
+        flags = ["--unshare-user", "--disable-userns", *flags]
+    return flags
+
+
+def check_sandbox() -> str:
+    """The sandbox mode, or SandboxUnavailable with one line saying what this system lacks."""
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing:
         raise SandboxUnavailable(f"cannot sandbox student code: {', '.join(missing)} not found (install "
                                  "Debian's bubblewrap and util-linux, or pass --no-sandbox on a trusted machine)")
-    if os.geteuid() != 0:
-        raise SandboxUnavailable("cannot sandbox student code: the grader must run as root to give each kernel "
-                                 "its own unprivileged user (or pass --no-sandbox on a trusted machine)")
-    probe = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "true"],
+    probe = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", *namespace_flags(), "true"],
                            capture_output=True, text=True)
     if probe.returncode != 0:
         reason = probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else f"exit {probe.returncode}"
-        raise SandboxUnavailable(f"cannot sandbox student code: bubblewrap fails here ({reason}); "
-                                 "allow user namespaces, or pass --no-sandbox on a trusted machine")
+        lacking = "" if sandbox_mode() == ROOT_MODE else f"; {userns_blockers()}"
+        raise SandboxUnavailable(f"cannot sandbox student code: bubblewrap fails here ({reason}{lacking}); "
+                                 "run as root or allow unprivileged user namespaces, or pass --no-sandbox "
+                                 "on a trusted machine")
+    return sandbox_mode()
+
+
+def userns_blockers() -> str:
+    """Which of the system's switches forbids unprivileged user namespaces, as the instructor would set it."""
+    off = []
+    for name, forbidding in USERNS_SWITCHES.items():
+        path = Path("/proc/sys", *name.split("."))
+        if path.exists() and path.read_text().strip() == forbidding:
+            off.append(f"{name}={forbidding}")
+    if off:
+        return f"the system lacks unprivileged user namespaces: {', '.join(off)}"
+    return "the system does not let this user create user namespaces"
 
 
 def sandbox_uid() -> int:
@@ -131,10 +165,10 @@ def sandbox_argv(kernel_argv, submission, runtime_dir, uid, inbox=None, memory_m
 
     submission: the folder whose files the kernel sees (read-only) in its
     working folder, or None. runtime_dir: holds the connection file and the
-    kernel's sockets. inbox: the grader's inbox file, mounted read-only, or None.
+    kernel's sockets. uid: the kernel's user id (as root), or None in a user
+    namespace. inbox: the grader's inbox file, mounted read-only, or None.
     """
-    argv = ["bwrap", "--die-with-parent", "--new-session",
-            "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+    argv = ["bwrap", "--die-with-parent", "--new-session", *namespace_flags(),
             "--hostname", "sandbox", "--dev", "/dev", "--proc", "/proc",
             "--size", str(tmp_mb * 1024 * 1024), "--perms", "1777", "--tmpfs", SANDBOX_TMP,
             "--symlink", SANDBOX_TMP, "/var/tmp",
@@ -154,8 +188,9 @@ def sandbox_argv(kernel_argv, submission, runtime_dir, uid, inbox=None, memory_m
     argv += ["--chdir", SANDBOX_WORK, "--clearenv"]
     for name, value in env.items():
         argv += ["--setenv", name, value]
-    argv += ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-             "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs",
+    # In a user namespace only the grader's own id exists: it is the kernel's (uid None).
+    become = [] if uid is None else [f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+    argv += ["--", "setpriv", *become, "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs",
              "prlimit", f"--data={memory_mb * 1024 * 1024}", f"--nproc={processes}", f"--cpu={cpu_seconds}",
              "--core=0", "--", *kernel_argv]
     return argv
@@ -204,17 +239,17 @@ class SandboxedKernelManager(MailboxKernelManager):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.uid = sandbox_uid()
+        self.uid = sandbox_uid() if sandbox_mode() == ROOT_MODE else None
         self.runtime_dir = self.private_dir / "kernel"
         self.runtime_dir.mkdir()
-        os.chown(self.runtime_dir, self.uid, self.uid)
+        self._give_to_kernel(self.runtime_dir)
         self.transport = "ipc"
         self.ip = str(self.runtime_dir / "kernel")
         self.connection_file = str(self.runtime_dir / "connection.json")
 
     async def _async_pre_start_kernel(self, **kw):
         kernel_cmd, kw = await AsyncKernelManager._async_pre_start_kernel(self, **kw)
-        os.chown(self.connection_file, self.uid, self.uid)  # written 0600 by root
+        self._give_to_kernel(Path(self.connection_file))  # written 0600 by the grader
         submission = kw.pop("cwd", None)
         kw.pop("env", None)  # the sandbox sets its own, minimal environment
         inbox = self.inbox if self.inbox.exists() else None
@@ -223,12 +258,22 @@ class SandboxedKernelManager(MailboxKernelManager):
                             processes=self.processes, cpu_seconds=self.cpu_seconds, tmp_mb=self.tmp_mb)
         return argv, kw
 
+    def _give_to_kernel(self, path: Path) -> None:
+        """As root, the kernel's user must own its socket files; in a user namespace the grader's id is the kernel's."""
+        if self.uid is not None:
+            os.chown(path, self.uid, self.uid)
+
     async def _async_post_start_kernel(self, **kw):
         await super()._async_post_start_kernel(**kw)
         await self._seal()
 
     async def _seal(self, timeout=60):
-        """Once the kernel listens on its sockets, take their folder back: nothing on disk stays writable."""
+        """Once the kernel listens on its sockets, take their folder back: nothing on disk stays writable.
+
+        Only root can: in a user namespace the kernel is the folder's owner (README, *What is not protected*).
+        """
+        if self.uid is None:
+            return
         sockets = [Path(f"{self.ip}-{self.get_connection_info()[f'{channel}_port']}")
                    for channel in ("shell", "iopub", "stdin", "control", "hb")]
         for _ in range(timeout * 100):

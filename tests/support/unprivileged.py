@@ -8,10 +8,11 @@ own properties, the adversarial corpus through `autograder grade`, and one
 assignment's solution and blank version graded end to end (ex3: its hidden tests;
 ex4's Keras training would only add minutes, not sandbox).
 
-A Python installed under a folder others cannot enter (pyenv in /root) is made
-reachable for this run only: the tests run in a mount namespace of their own
-where that folder is an empty tmpfs holding just the Python installation,
-bound read-only. Nothing of the machine's permissions changes.
+A Python installed under a folder others cannot enter (pyenv in /root), or a
+clone inside one (mktemp -d makes folders of mode 700), is made reachable for
+this run only: the tests run in a mount namespace of their own where that
+folder is an empty tmpfs holding just the Python installation and the clone,
+bound back. Nothing of the machine's permissions changes.
 """
 
 import os
@@ -40,15 +41,20 @@ def closed_ancestor(path: Path) -> Path | None:
     return None
 
 
-def reach_python() -> str:
-    """Shell lines that, in a private mount namespace, let others reach this Python's installation."""
-    base = Path(os.path.realpath(sys.base_prefix))
-    closed = closed_ancestor(base)
-    if closed is None:
-        return ""
-    stage = tempfile.mkdtemp(prefix="autograder-python-")
-    return (f"mount --bind -o ro {base} {stage} && mount -t tmpfs -o mode=755 tmpfs {closed} && "
-            f"mkdir -p {base} && mount --bind -o ro {stage} {base} && ")
+def reach(paths) -> str:
+    """Shell lines that, in a private mount namespace, let others reach these folders (this Python, the clone).
+
+    Each closed outermost ancestor becomes an empty tmpfs holding just the folders asked for, bound back.
+    """
+    closed = {path: closed_ancestor(path) for path in paths}
+    closed = {path: ancestor for path, ancestor in closed.items() if ancestor is not None}
+    covers = {ancestor for ancestor in closed.values()
+              if not any(other != ancestor and other in ancestor.parents for other in closed.values())}
+    stages = {path: tempfile.mkdtemp(prefix="autograder-reach-") for path in closed}
+    lines = [f"mount --bind {path} {stage}" for path, stage in stages.items()]
+    lines += [f"mount -t tmpfs -o mode=755 tmpfs {cover}" for cover in sorted(covers)]
+    lines += [f"mkdir -p {path} && mount --bind {stage} {path}" for path, stage in stages.items()]
+    return "".join(f"{line} && " for line in lines)
 
 
 def main(tests=TESTS) -> int:
@@ -61,7 +67,8 @@ def main(tests=TESTS) -> int:
     pytest = " ".join([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *(f"'{t}'" for t in tests)])
     run_as_user = (f"runuser -u {USER} -- env HOME={home} PYTHONPATH={ROOT} PATH={os.path.dirname(sys.executable)}:"
                    f"/usr/bin:/bin {pytest}")
-    script = f"mount --make-rprivate / && {reach_python()}cd {ROOT} && {run_as_user}"
+    reachable = [Path(os.path.realpath(sys.base_prefix)), Path(os.path.realpath(ROOT))]
+    script = f"mount --make-rprivate / && {reach(reachable)}cd {ROOT} && {run_as_user}"
     return subprocess.run(["unshare", "--mount", "sh", "-c", script]).returncode
 
 

@@ -34,7 +34,8 @@ pytestmark = [pytest.mark.sandboxed, pytest.mark.xdist_group("adversarial")]  # 
 
 A = ex3.ASSIGNMENT
 CLASSMATES = {"classmate1": "correct", "classmate2": "wrong", "classmate3": "blank"}
-LIMITS = ["--workers", "2", "--cell-timeout", "5", "--time-limit", "120"]
+CELL_TIMEOUT = 20  # the honest cells need well under a second: many multiples, even on a loaded machine
+LIMITS = ["--workers", "2", "--cell-timeout", str(CELL_TIMEOUT), "--time-limit", "300"]
 
 
 class Server:
@@ -179,7 +180,7 @@ def test_the_sandbox_kept_the_course_out_of_reach(graded):
 def test_crashes_and_bombs_cost_only_their_own_cell(graded):
     entries = results(graded)
     for student, why in [("osexit", "the kernel died"), ("shutdown", "the kernel died"),
-                         ("loops", "this cell ran longer than 5 s")]:
+                         ("loops", f"this cell ran longer than {CELL_TIMEOUT} s")]:
         assert entries[student]["status"] == "graded" and why in entries[student]["note"], student
     path = graded["course"] / "autograded" / "prints20mb" / A / f"{A}.ipynb"
     assert path.stat().st_size < 11 * 2**20

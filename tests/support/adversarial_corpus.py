@@ -215,7 +215,7 @@ ATTACKS = [
            before={"input_gate": "hog = [bytearray(10**8) for _ in range(10**5)]\n"}),
     Attack("forkbomb", "forks without end before candidate_memory", broken=("candidate_memory",),
            before={"candidate_memory": "import os\nwhile True:\n    os.fork()\n"}),
-    # twice the 10 MB cap, yet far inside the 5 s cell timeout on a loaded machine (100 MB took 4 s idle)
+    # twice the 10 MB cap, yet far inside the adversarial test's cell timeout on a loaded machine (100 MB took 4 s idle)
     Attack("prints20mb", "prints 20 MB before update_hidden (which it then defines right)",
            before={"update_hidden": 'print("x" * 20_000_000)\n'}),
     Attack("sysexit", "sys.exit() before lstm_forward", broken=("lstm_forward",),

@@ -46,11 +46,13 @@ $(STAMPS)/toc: _toc.yml _config.yml
 	rm -rf _build/html _build/.doctrees
 	@mkdir -p $(STAMPS) && touch $@
 
-# Browser tests drive Debian's chromium; the sandbox of the grader is bubblewrap.
+# Browser tests drive Debian's chromium; the sandbox of the grader is bubblewrap;
+# the gradebook tests start a PostgreSQL server of their own (initdb, pg_ctl).
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "Please install:$$missing (apt-get install$$missing)"; exit 1; fi; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

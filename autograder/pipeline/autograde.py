@@ -3,8 +3,8 @@
 Each worker owns a scratch copy of the course (its own gradebook, its own
 ``submitted/`` and ``autograded/`` folders), so workers never write the same
 SQLite file: nbgrader's ``Autograde`` converter grades one student there, and
-the worker sends back what nbgrader decided (scores, comments, late penalty)
-plus the test results. The parent records them one at a time (``record.py``).
+the worker sends back what nbgrader decided (scores, comments) plus the test
+results. The parent records them one at a time, with the late penalty (``record.py``).
 
 nbgrader's own steps run, in its order, with exactly these substitutions
 (``SANITIZE_STEPS``, ``AUTOGRADE_STEPS``; a test holds them to nbgrader's
@@ -65,7 +65,6 @@ AUTOGRADE_STEPS = [step for default in Autograde.class_traits()["autograde_prepr
 class RunOptions:
     cell_timeout: int = limits.CELL_TIMEOUT
     time_limit: int = limits.TIME_LIMIT
-    late_policy: str = "none"  # nbgrader's LateSubmissionPlugin: "none" or "zero"
     verbose: bool = False
     sandbox: bool = True       # False: kernels run unconfined, as the grader's user (trusted submissions only)
     memory_mb: int = limits.MEMORY_MB
@@ -169,7 +168,6 @@ class Worker:
         config = self.course.nbgrader_config(root=self.root, db_url=self.db_url)
         config.Autograde.sanitize_preprocessors = SANITIZE_STEPS
         config.Autograde.autograde_preprocessors = AUTOGRADE_STEPS
-        config.LateSubmissionPlugin.penalty_method = options.late_policy
         config.DrawSecretInputs.key = self.key
         config.DrawSecretInputs.submission = fingerprint  # everything the kernel can see of the submission
         config.SandboxedExecute.sandbox = options.sandbox
@@ -190,7 +188,6 @@ class Worker:
             submission = self.gradebook.find_submission(graded.assignment, graded.student)
             graded.timestamp = submission.timestamp
             for notebook in submission.notebooks:
-                graded.late_penalties[notebook.name] = notebook.late_submission_penalty
                 for grade in notebook.grades:
                     graded.grades[(notebook.name, grade.name)] = grade.auto_score
                 for comment in notebook.comments:

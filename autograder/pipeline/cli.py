@@ -3,6 +3,7 @@
     autograder release  [ASSIGNMENT]          student versions (+ exchange)
     autograder collect  ASSIGNMENT SOURCE     LMS zip/folder, or --exchange
     autograder grade    ASSIGNMENT            parallel autograding
+    autograder extend   ASSIGNMENT STUDENT DUE   a student's own due date (or --extensions CSV)
     autograder feedback ASSIGNMENT            HTML feedback per student
     autograder export                         grades.csv + canvas.csv
     autograder report   ASSIGNMENT            pass rates, histogram, failures
@@ -60,8 +61,10 @@ def parser() -> argparse.ArgumentParser:
                        help="seconds one cell may run (default: %(default)s)")
     grade.add_argument("--time-limit", type=int, default=limits.TIME_LIMIT,
                        help="seconds one notebook may run (default: %(default)s)")
-    grade.add_argument("--late-policy", choices=("none", "zero"), default="none",
-                       help="late submissions: no penalty, or a score of zero (default: none)")
+    grade.add_argument("--late-policy", metavar="POLICY",
+                       help="none, zero or per-day:PERCENT:FLOOR (per-day:10:50: 10%% of the score off per day "
+                            "late or part of one, never below 50%%); stored, and applied to the submissions "
+                            "graded before too (default: the stored policy, at first none)")
     grade.add_argument("--force", action="store_true", help="grade again even unchanged submissions")
     grade.add_argument("--student", action="append", metavar="ID",
                        help="grade only this student again, changed or not (repeatable); the others are untouched")
@@ -77,6 +80,12 @@ def parser() -> argparse.ArgumentParser:
                          help="outputs kept in a graded notebook (default: %(default)s)")
     sandbox.add_argument("--no-sandbox", action="store_true",
                         help="run student code unconfined, with your permissions: only for code you trust")
+
+    extend = steps.add_parser("extend", help="give students a due date of their own, used by the late policy")
+    extend.add_argument("assignment")
+    extend.add_argument("student", nargs="?")
+    extend.add_argument("due", nargs="?", help="with its time zone, e.g. '2025-03-04 17:00 UTC'; 'none' withdraws it")
+    extend.add_argument("--extensions", metavar="CSV", help="columns student_id,due: one student per row")
 
     feedback = steps.add_parser("feedback", help="HTML feedback for every graded student")
     feedback.add_argument("assignment")
@@ -167,12 +176,31 @@ def run_grade(course, args) -> int:
         print("autograder grade: WARNING: --no-sandbox: student code runs unconfined with YOUR permissions; "
               "it can read and change everything you can (solutions, gradebook, other students' work). "
               "Use it only for submissions you trust.", file=sys.stderr)
-    options = RunOptions(cell_timeout=args.cell_timeout, time_limit=args.time_limit, late_policy=args.late_policy,
+    options = RunOptions(cell_timeout=args.cell_timeout, time_limit=args.time_limit,
                          verbose=args.verbose, sandbox=not args.no_sandbox, memory_mb=args.memory,
                          processes=args.processes,
                          cpu_seconds=args.cpu_time, max_output_mb=args.max_output)
-    summary = grade(course, args.assignment, args.workers, args.force, options, only=args.student)
+    summary = grade(course, args.assignment, args.workers, args.force, options, only=args.student,
+                    late_policy=args.late_policy)
     print(summary_table(summary))
+    return 0
+
+
+def run_extend(course, args) -> int:
+    from . import lateness
+    course.require_assignment(args.assignment)
+    if bool(args.extensions) == bool(args.student) or bool(args.student) != bool(args.due):
+        raise CourseError("give either STUDENT DUE or --extensions CSV")
+    if args.extensions:
+        wanted, source = lateness.read_extensions_csv(args.extensions), args.extensions
+    else:
+        wanted, source = {args.student: args.due}, "extend"
+    for line in lateness.grant_extensions(course, args.assignment, wanted, source):
+        print(line)
+    for change in lateness.record_penalties(course, args.assignment, students=sorted(wanted)):
+        print(f"re-recorded {printable(change.student)}: {change.lateness}, score "
+              f"{change.score - change.before:g} -> {change.score - change.after:g} "
+              f"({lateness.load_policy(course, args.assignment)})")
     return 0
 
 
@@ -214,5 +242,5 @@ def run_formgrader(course, args) -> int:
     return 1
 
 
-STEPS = {"release": run_release, "collect": run_collect, "grade": run_grade,
+STEPS = {"release": run_release, "collect": run_collect, "grade": run_grade, "extend": run_extend,
          "feedback": run_feedback, "export": run_export, "report": run_report, "formgrader": run_formgrader}

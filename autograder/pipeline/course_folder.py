@@ -7,8 +7,9 @@ An instructor never sees nbgrader's folder conventions. The course has
   gradebook and nbgrader's working folders ``submitted/``, ``autograded/``,
   ``feedback/``, plus ours: ``results/`` (what each run found), ``exports/``,
   ``reports/``, the course's ``secret_key`` (the hidden inputs derive from it),
-  its ``roster.csv`` (stored by the first collect given one) and ``skipped/``
-  (the files collect did not take, with their reasons).
+  its ``roster.csv`` (stored by the first collect given one), ``skipped/``
+  (the files collect did not take, with their reasons), ``extensions/`` (students'
+  own due dates) and ``late_policy.json`` (each assignment's late policy).
 Every path and the database URL can be changed; defaults are anchored at the
 repository, so the command works from any directory. A grading folder other than
 the default gets its own ``exercises/`` unless the release folder is given too:
@@ -108,7 +109,7 @@ class Course:
         path = self.results_file(assignment)
         return json.loads(path.read_text()) if path.exists() else {}
 
-    # --- the roster and what collect left out --------------------------------
+    # --- the roster, what collect left out, extensions and late policies ----------
 
     def roster_file(self) -> Path:
         return self.course_dir / ROSTER_FILE
@@ -140,6 +141,12 @@ class Course:
         """Add what one collect skipped to the assignment's record: the report lists every collect's."""
         entries = set(self.load_skipped(assignment)) | {tuple(entry) for entry in skipped}
         write_atomically(self.skipped_file(assignment), json.dumps(sorted(entries), indent=1) + "\n")
+
+    def extensions_file(self, assignment: str) -> Path:
+        return self.course_dir / "extensions" / f"{assignment}.csv"
+
+    def late_policy_file(self) -> Path:
+        return self.course_dir / "late_policy.json"
 
     def require_gradebook(self) -> None:
         path = self.db_url.removeprefix("sqlite:///")

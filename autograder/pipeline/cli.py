@@ -143,10 +143,12 @@ def run_collect(course, args) -> int:
         raise CourseError("--max-file and --max-collect must be positive")
     report = collect(course, args.assignment, args.source, args.pattern or CANVAS_PATTERN,
                      args.roster, exchange=args.exchange, max_file_mb=args.max_file, max_collect_mb=args.max_collect)
+    def late(student):
+        return f"  ({report.lateness[student]})" if report.lateness.get(student) else ""
     for student, origin in report.collected:
-        print(f"collected  {printable(student):<24} {printable(origin)}")
+        print(f"collected  {printable(student):<24} {printable(origin)}{late(student)}")
     for student, origin in report.unchanged:
-        print(f"unchanged  {printable(student):<24} {printable(origin)}")
+        print(f"unchanged  {printable(student):<24} {printable(origin)}{late(student)}")
     for student, kept, dropped in report.duplicates:
         print(f"duplicate  {printable(student):<24} kept {printable(kept)}, ignored older {printable(dropped)}")
     for student, origin, kept in report.older:

@@ -196,7 +196,7 @@ def run_extend(course, args) -> int:
     if args.extensions:
         wanted, source = lateness.read_extensions_csv(args.extensions), args.extensions
     else:
-        wanted, source = {args.student: args.due}, "extend"
+        wanted, source = {args.student: args.due}, ""
     for line in lateness.grant_extensions(course, args.assignment, wanted, source):
         print(line)
     for change in lateness.record_penalties(course, args.assignment, students=sorted(wanted)):

@@ -232,15 +232,16 @@ def read_extensions_csv(path: Path) -> dict:
     return wanted
 
 
-def grant_extensions(course: Course, assignment: str, wanted: dict, source: str) -> list[str]:
-    """Store {student: due text, or 'none' to withdraw}; nothing is stored if a student or date is wrong.
-    Returns one line per student saying their due date now."""
+def grant_extensions(course: Course, assignment: str, wanted: dict, source: str = "") -> list[str]:
+    """Store {student: due text, or 'none' to withdraw}, given in source (a file, or "" for the command line);
+    nothing is stored if a student or date is wrong. Returns one line per student saying their due date now."""
+    where = f"{source}: " if source else ""
     known = known_students(course, assignment)
     unknown = sorted(s for s in wanted if s not in known)
     if unknown:
-        raise CourseError(f"{source}: no student {', '.join(map(printable, unknown))} in the roster, the gradebook "
+        raise CourseError(f"{where}no student {', '.join(map(printable, unknown))} in the roster, the gradebook "
                           f"or the submissions of {assignment}; nothing was changed")
-    parsed = {s: None if due == NO_EXTENSION else parse_due(due, f"{source}: the due date of {printable(s)}")
+    parsed = {s: None if due == NO_EXTENSION else parse_due(due, f"{where}the due date of {printable(s)}")
               for s, due in wanted.items()}
     extensions = load_extensions(course, assignment)
     for student, due in parsed.items():

@@ -46,7 +46,8 @@ from nbgrader.converters import Autograde, NbGraderException
 from nbgrader.preprocessors import Execute, LimitOutput, OverwriteCells
 
 from . import limits
-from .course_folder import Course, CourseError, nbgrader_log
+from .course_folder import Course, nbgrader_log
+from .database import snapshot_to_sqlite, sqlite_file
 from .execute import CapGradedNotebook, SandboxedExecute
 from .judge import JudgeHiddenTests
 from .results import Graded
@@ -104,10 +105,11 @@ def grade_submissions(course: Course, assignment: str, submissions: dict, worker
 
 
 def copy_gradebook(db_url: str, dest: Path) -> None:
-    """A consistent copy of the SQLite gradebook (sqlite3's online backup)."""
-    if not db_url.startswith("sqlite:///"):
-        raise CourseError(f"grading in parallel needs an SQLite gradebook (sqlite:///...), not {db_url}")
-    source = sqlite3.connect(db_url.removeprefix("sqlite:///"))
+    """A consistent copy of the gradebook in the SQLite file dest: sqlite3's online backup of an SQLite one,
+    a PostgreSQL server's tables read in one transaction (``database.snapshot_to_sqlite``)."""
+    if sqlite_file(db_url) is None:
+        return snapshot_to_sqlite(db_url, dest)
+    source = sqlite3.connect(sqlite_file(db_url))
     target = sqlite3.connect(dest)
     with target:
         source.backup(target)

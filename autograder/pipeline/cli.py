@@ -19,6 +19,7 @@ import sys
 
 from . import limits
 from .course_folder import DEFAULT_COURSE_DIR, ROOT, Course, CourseError, nbgrader_log, printable
+from .database import check_reachable
 from .formgrader import FORMGRADER_PORT
 
 
@@ -26,7 +27,8 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="autograder", description=__doc__.splitlines()[0])
     top.add_argument("--course-dir", default=DEFAULT_COURSE_DIR,
                      help="grading folder: gradebook, submissions, feedback (default: %(default)s)")
-    top.add_argument("--db-url", default="", help="gradebook URL (default: sqlite:///COURSE_DIR/gradebook.db)")
+    top.add_argument("--db-url", default="", help="gradebook URL: sqlite:///FILE or "
+                     "postgresql://USER:PASSWORD@HOST:PORT/DATABASE (default: sqlite:///COURSE_DIR/gradebook.db)")
     top.add_argument("--source", dest="source_dir", default=ROOT / "solutions",
                      help="instructor notebooks (default: %(default)s)")
     top.add_argument("--release", dest="release_dir", default=None,
@@ -118,6 +120,7 @@ def main(argv=None) -> int:
     course = Course(course_dir=args.course_dir, source_dir=args.source_dir, release_dir=args.release_dir,
                     db_url=args.db_url, course_id=args.course_id, exchange_root=args.exchange_root)
     try:
+        check_reachable(course.db_url)  # a server's gradebook answers before any step writes
         return STEPS[args.step](course, args)
     except CourseError as error:
         print(f"autograder {args.step}: {error}", file=sys.stderr)

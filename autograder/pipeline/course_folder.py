@@ -49,7 +49,7 @@ class Course:
     course_dir: Path = DEFAULT_COURSE_DIR
     source_dir: Path = ROOT / "solutions"
     release_dir: Path | None = None  # default: see default_release_dir
-    db_url: str = ""  # default: sqlite:///<course_dir>/gradebook.db
+    db_url: str = ""  # default: sqlite:///<course_dir>/gradebook.db; or a PostgreSQL server's postgresql://...
     course_id: str = "lstm_course"
     exchange_root: Path | None = None  # an nbgrader exchange (JupyterHub courses)
 
@@ -60,8 +60,9 @@ class Course:
                 object.__setattr__(self, name, Path(value).resolve())
         if self.release_dir is None:
             object.__setattr__(self, "release_dir", default_release_dir(self.course_dir))
-        if not self.db_url:
-            object.__setattr__(self, "db_url", f"sqlite:///{self.course_dir / 'gradebook.db'}")
+        from .database import sqlalchemy_url
+        db_url = self.db_url or f"sqlite:///{self.course_dir / 'gradebook.db'}"
+        object.__setattr__(self, "db_url", sqlalchemy_url(db_url))
 
     # --- assignments -----------------------------------------------------
 
@@ -149,9 +150,10 @@ class Course:
         return self.course_dir / "late_policy.json"
 
     def require_gradebook(self) -> None:
-        path = self.db_url.removeprefix("sqlite:///")
-        if self.db_url.startswith("sqlite:///") and not Path(path).is_file():
-            raise CourseError(f"no gradebook at {path}: run `autograder release` and `autograder grade` first")
+        from .database import gradebook_exists, server_name, sqlite_file
+        if not gradebook_exists(self.db_url):
+            where = sqlite_file(self.db_url) or f"the PostgreSQL server {server_name(self.db_url)}"
+            raise CourseError(f"no gradebook at {where}: run `autograder release` and `autograder grade` first")
 
     def scratch_dir(self, prefix: str) -> Path:
         """A private folder inside the grading folder (same file system: renames are atomic)."""
@@ -180,8 +182,8 @@ class Course:
 
     def lms_ids(self) -> dict:
         """The gradebook's students: {student_id: LMS user id, or "" if none was recorded}; {} before any."""
-        path = self.db_url.removeprefix("sqlite:///")
-        if self.db_url.startswith("sqlite:///") and not Path(path).is_file():
+        from .database import gradebook_exists
+        if not gradebook_exists(self.db_url):
             return {}
         from nbgrader.api import Gradebook
         with Gradebook(self.db_url, self.course_id) as gb:
@@ -251,7 +253,7 @@ def folder_digest(folder: Path) -> str:
 
 # --- atomic writes: a reader never sees a half-written file ----------------------
 
-def write_atomically(path: Path, data: str | bytes) -> None:
+def write_atomically(path: Path, data: str | bytes, mode: int = 0o644) -> None:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -261,7 +263,7 @@ def write_atomically(path: Path, data: str | bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data.encode() if isinstance(data, str) else data)
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

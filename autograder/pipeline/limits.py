@@ -14,3 +14,4 @@ TMP_MB = 256          # the kernel's private writable /tmp, MiB
 MAX_OUTPUT_MB = 10    # cell outputs kept in a graded notebook, MiB
 MAX_FILE_MB = 50      # one submitted file that collect copies (a zip entry, a file of a folder or the exchange), MiB
 MAX_COLLECT_MB = 2048  # everything one collect writes, MiB
+DB_CONNECT_SECONDS = 10  # a PostgreSQL gradebook's server must answer within this, or the command says so

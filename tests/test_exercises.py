@@ -173,3 +173,27 @@ def test_ex4_given_task_makes_the_books_long_gap_data():
         x, y = given["make_long_gap_data"](n, gap, seed)
         x_book, y_book = long_gap.make_long_gap_data(n, gap, seed)
         assert x.dtype == x_book.dtype and np.array_equal(x, x_book) and np.array_equal(y, y_book)
+
+
+def model_compiled_with(optimizer_for):
+    """A build_model that is right but for its optimizer: optimizer_for(units) -> what it compiles with."""
+    def build_model(seq_len, n_features, n_classes, units):
+        model = reference.build_model(seq_len, n_features, n_classes, units)
+        model.compile(optimizer=optimizer_for(units), loss="sparse_categorical_crossentropy")
+        return model
+    return build_model
+
+
+def test_hidden_build_model_check_reads_the_optimizer():
+    """Adam's learning rate and clipnorm are judged directly, not only through the training threshold:
+    a model with the right settings for the visible test's units = 2 alone still fails."""
+    import keras
+
+    def sneaky(units):
+        return keras.optimizers.Adam(learning_rate=0.01 if units == 2 else 0.05, clipnorm=1.0)
+    _raises("build_model", model_compiled_with(sneaky), "but its learning_rate is 0.05")
+    _raises("build_model", model_compiled_with(lambda units: keras.optimizers.Adam(learning_rate=0.01)),
+            "but its clipnorm is none")
+    _raises("build_model", model_compiled_with(lambda units: "adam"), "but its learning_rate is 0.001")
+    _raises("build_model", model_compiled_with(lambda units: keras.optimizers.SGD(0.01, clipnorm=1.0)),
+            r"compile with optimizer=keras\.optimizers\.Adam\(learning_rate=0\.01, clipnorm=1\.0\), not SGD")

@@ -205,6 +205,8 @@ def _judge_model(arguments, model, reveal=True):
     if model["loss"] != "sparse_categorical_crossentropy":
         return (f"compile with loss='sparse_categorical_crossentropy' (the labels are class numbers), "
                 f"not {model['loss']!r}")
+    if problem := _judge_optimizer(model):
+        return problem
     if model["load_error"]:
         return f"loading weights of the right shapes into its layers failed: {model['load_error']}"
     probe = {k: np.asarray(v, dtype=np.float64) for k, v in arguments[PROBE].items()}
@@ -215,6 +217,18 @@ def _judge_model(arguments, model, reveal=True):
     expected = np.exp(logits - logits.max(axis=1, keepdims=True))
     expected /= expected.sum(axis=1, keepdims=True)
     return _compare_arrays(expected, model["probabilities"], "the model's output for the same weights", True, reveal)
+
+
+def _judge_optimizer(model):
+    """Adam with the settings of reference.ADAM: the long-gap task trains only with them."""
+    wanted = "keras.optimizers.Adam(" + ", ".join(f"{k}={v!r}" for k, v in reference.ADAM.items()) + ")"
+    if model["optimizer"] != "Adam":
+        return f"compile with optimizer={wanted}, not {model['optimizer']}"
+    for setting, value in reference.ADAM.items():
+        if model[setting] is None or not np.isclose(model[setting], value, rtol=RTOL_32, atol=0):
+            got = "none" if model[setting] is None else f"{model[setting]:g}"
+            return f"the optimizer should be {wanted}, but its {setting} is {got}"
+    return None
 
 
 # --- naming ----------------------------------------------------------------------------

@@ -15,6 +15,9 @@ from tests.support import ASSIGNMENTS, ROOT
 from tests.support.exercise_course import NBGRADER, source_notebook, student_version
 
 CHECKED = list(OUTPUT_NAMES)
+# The widest code line an exercise page shows without scrolling sideways: its code blocks hold 77 characters at
+# the browser tests' 1280-pixel window (the narrowest layout with both sidebars), one is kept in hand.
+CODE_WIDTH = 76
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -40,6 +43,15 @@ def test_source_notebooks_are_committed_without_outputs(assignment):
     for cell in notebook.cells:
         assert cell.cell_type != "code" or (not cell.outputs and cell.execution_count is None), cell.id
         assert cell.id == cell.metadata["nbgrader"]["grade_id"]  # stable ids, as nbgrader names them
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_student_code_fits_the_page_width(assignment):
+    """Every code line a student sees, tests and their messages included, is at most CODE_WIDTH long."""
+    notebook = nbformat.read(student_version(assignment), as_version=4)
+    long = [f"{cell.id}: {line.strip()[:60]}... ({len(line)})" for cell in notebook.cells if cell.cell_type == "code"
+            for line in cell.source.splitlines() if len(line) > CODE_WIDTH]
+    assert not long, f"lines wider than {CODE_WIDTH} characters (wrap them):\n" + "\n".join(long)
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

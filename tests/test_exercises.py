@@ -209,3 +209,26 @@ def test_hidden_build_model_check_reads_the_optimizer():
     _raises("build_model", model_compiled_with(lambda units: "adam"), "but its learning_rate is 0.001")
     _raises("build_model", model_compiled_with(lambda units: keras.optimizers.SGD(0.01, clipnorm=1.0)),
             r"compile with optimizer=keras\.optimizers\.Adam\(learning_rate=0\.01, clipnorm=1\.0\), not SGD")
+
+
+def test_hidden_check_in_place_tells_to_fix_the_earlier_function_first():
+    """Under plain nbgrader each hidden check runs alone: one whose function calls an earlier function of the
+    notebook that fails its own check leads with that one, as the course's judge does."""
+    notebook = {"np": np}  # the student's namespace: a cell step wrong on float32 only, and a right sequence
+    exec("def rnn_cell_forward(x_t, h_prev, W_x, W_h, b):\n"
+         "    h_t = np.tanh(x_t @ W_x + h_prev @ W_h + b)\n"
+         "    return h_t if h_t.dtype == np.float64 else h_t + 0.01\n", notebook)
+    exec("def rnn_forward(x, h0, W_x, W_h, b):\n"
+         "    h, states = h0, []\n"
+         "    for t in range(x.shape[1]):\n"
+         "        h = rnn_cell_forward(x[:, t], h, W_x, W_h, b)\n"
+         "        states.append(h)\n"
+         "    return np.stack(states, axis=1)\n", notebook)
+    _raises("rnn_cell_forward", notebook["rnn_cell_forward"], r"^rnn_cell_forward: h_t has wrong values")
+    _raises("rnn_forward", notebook["rnn_forward"],
+            r"^fix `rnn_cell_forward` first \(its test fails\): rnn_forward calls it\. rnn_forward: h_seq has wrong")
+
+    notebook["rnn_cell_forward"] = reference.rnn_cell_forward  # right now: a wrong sequence is blamed alone
+    exec("def rnn_forward_off(x, h0, W_x, W_h, b):\n"
+         "    return rnn_forward(x, h0, W_x, W_h, b) + 1e-3\n", notebook)
+    _raises("rnn_forward", notebook["rnn_forward_off"], r"^rnn_forward: h_seq has wrong values")

@@ -15,6 +15,9 @@ from tests.support import ASSIGNMENTS, ROOT
 from tests.support.exercise_course import NBGRADER, source_notebook, student_version
 
 CHECKED = list(OUTPUT_NAMES)
+# The widest code line an exercise page shows without scrolling sideways: its code blocks hold 77 characters at
+# the browser tests' 1280-pixel window (the narrowest layout with both sidebars), one is kept in hand.
+CODE_WIDTH = 76
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -40,6 +43,15 @@ def test_source_notebooks_are_committed_without_outputs(assignment):
     for cell in notebook.cells:
         assert cell.cell_type != "code" or (not cell.outputs and cell.execution_count is None), cell.id
         assert cell.id == cell.metadata["nbgrader"]["grade_id"]  # stable ids, as nbgrader names them
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_student_code_fits_the_page_width(assignment):
+    """Every code line a student sees, tests and their messages included, is at most CODE_WIDTH long."""
+    notebook = nbformat.read(student_version(assignment), as_version=4)
+    long = [f"{cell.id}: {line.strip()[:60]}... ({len(line)})" for cell in notebook.cells if cell.cell_type == "code"
+            for line in cell.source.splitlines() if len(line) > CODE_WIDTH]
+    assert not long, f"lines wider than {CODE_WIDTH} characters (wrap them):\n" + "\n".join(long)
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -173,3 +185,50 @@ def test_ex4_given_task_makes_the_books_long_gap_data():
         x, y = given["make_long_gap_data"](n, gap, seed)
         x_book, y_book = long_gap.make_long_gap_data(n, gap, seed)
         assert x.dtype == x_book.dtype and np.array_equal(x, x_book) and np.array_equal(y, y_book)
+
+
+def model_compiled_with(optimizer_for):
+    """A build_model that is right but for its optimizer: optimizer_for(units) -> what it compiles with."""
+    def build_model(seq_len, n_features, n_classes, units):
+        model = reference.build_model(seq_len, n_features, n_classes, units)
+        model.compile(optimizer=optimizer_for(units), loss="sparse_categorical_crossentropy")
+        return model
+    return build_model
+
+
+def test_hidden_build_model_check_reads_the_optimizer():
+    """Adam's learning rate and clipnorm are judged directly, not only through the training threshold:
+    a model with the right settings for the visible test's units = 2 alone still fails."""
+    import keras
+
+    def sneaky(units):
+        return keras.optimizers.Adam(learning_rate=0.01 if units == 2 else 0.05, clipnorm=1.0)
+    _raises("build_model", model_compiled_with(sneaky), "but its learning_rate is 0.05")
+    _raises("build_model", model_compiled_with(lambda units: keras.optimizers.Adam(learning_rate=0.01)),
+            "but its clipnorm is none")
+    _raises("build_model", model_compiled_with(lambda units: "adam"), "but its learning_rate is 0.001")
+    _raises("build_model", model_compiled_with(lambda units: keras.optimizers.SGD(0.01, clipnorm=1.0)),
+            r"compile with optimizer=keras\.optimizers\.Adam\(learning_rate=0\.01, clipnorm=1\.0\), not SGD")
+
+
+def test_hidden_check_in_place_tells_to_fix_the_earlier_function_first():
+    """Under plain nbgrader each hidden check runs alone: one whose function calls an earlier function of the
+    notebook that fails its own check leads with that one, as the course's judge does."""
+    notebook = {"np": np}  # the student's namespace: a cell step wrong on float32 only, and a right sequence
+    exec("def rnn_cell_forward(x_t, h_prev, W_x, W_h, b):\n"
+         "    h_t = np.tanh(x_t @ W_x + h_prev @ W_h + b)\n"
+         "    return h_t if h_t.dtype == np.float64 else h_t + 0.01\n", notebook)
+    exec("def rnn_forward(x, h0, W_x, W_h, b):\n"
+         "    h, states = h0, []\n"
+         "    for t in range(x.shape[1]):\n"
+         "        h = rnn_cell_forward(x[:, t], h, W_x, W_h, b)\n"
+         "        states.append(h)\n"
+         "    return np.stack(states, axis=1)\n", notebook)
+    _raises("rnn_cell_forward", notebook["rnn_cell_forward"], r"^rnn_cell_forward: h_t has wrong values")
+    _raises("rnn_forward", notebook["rnn_forward"],
+            r"^fix `rnn_cell_forward` first \(its test fails\): rnn_forward calls it\. rnn_forward: h_seq has wrong")
+
+    notebook["rnn_cell_forward"] = reference.rnn_cell_forward  # right now: a wrong sequence is blamed alone
+    exec("def rnn_forward_off(x, h0, W_x, W_h, b):\n"
+         "    return rnn_forward(x, h0, W_x, W_h, b) + 1e-3\n", notebook)
+    _raises("rnn_forward", notebook["rnn_forward_off"], r"^rnn_forward: h_seq has wrong values")

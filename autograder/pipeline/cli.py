@@ -20,6 +20,8 @@ from . import limits
 from .course_folder import DEFAULT_COURSE_DIR, ROOT, Course, CourseError, nbgrader_log, printable
 from .formgrader import FORMGRADER_PORT
 
+CLUSTER_ENV = "AUTOGRADER_CLUSTER"  # the course's Dask scheduler, for every `grade` without --cluster
+
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="autograder", description=__doc__.splitlines()[0])
@@ -56,6 +58,8 @@ def parser() -> argparse.ArgumentParser:
     grade = steps.add_parser("grade", help="autograde every new or changed submission")
     grade.add_argument("assignment")
     grade.add_argument("--workers", type=int, default=None, help="worker processes (default: number of cores)")
+    grade.add_argument("--cluster", default=os.environ.get(CLUSTER_ENV) or None, metavar="tcp://HOST:8786",
+                       help=f"grade on this Dask scheduler's workers instead (default: ${CLUSTER_ENV}, else locally)")
     grade.add_argument("--cell-timeout", type=int, default=limits.CELL_TIMEOUT,
                        help="seconds one cell may run (default: %(default)s)")
     grade.add_argument("--time-limit", type=int, default=limits.TIME_LIMIT,
@@ -171,7 +175,8 @@ def run_grade(course, args) -> int:
                          verbose=args.verbose, sandbox=not args.no_sandbox, memory_mb=args.memory,
                          processes=args.processes,
                          cpu_seconds=args.cpu_time, max_output_mb=args.max_output)
-    summary = grade(course, args.assignment, args.workers, args.force, options, only=args.student)
+    summary = grade(course, args.assignment, args.workers, args.force, options, only=args.student,
+                    cluster=args.cluster)
     print(summary_table(summary))
     return 0
 

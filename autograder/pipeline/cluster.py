@@ -123,7 +123,6 @@ class Cluster:
 
     def grade(self, course: Course, assignment: str, submissions: dict, key: str):
         """Grade {student: fingerprint} on the cluster; yield a Graded per student as each arrives."""
-        from distributed import as_completed
         scratch = course.scratch_dir("cluster")
         try:
             snapshot = scratch / "gradebook.db"
@@ -132,29 +131,12 @@ class Cluster:
                                folder_files(course.source_dir / assignment))
             shared = self.client.scatter(batch, broadcast=True, hash=False)
             checked = checked_functions(course.db_url, assignment, course.notebooks(assignment))
-            waiting = iter(sorted(submissions.items()))
-            sent, running = {}, as_completed(loop=self.client.loop)
-
-            def send_more():
-                """Keep CLUSTER_AHEAD tasks per worker thread queued (workers that join later count too)."""
-                for student, fingerprint in waiting:
-                    inputs = submission_inputs(checked, key, assignment, student, fingerprint)
-                    future = self.client.submit(
-                        grade_task, shared, student, assignment, fingerprint,
-                        folder_files(course.submitted(student, assignment)), inputs, self.options,
-                        key=f"grade-{assignment}-{student}-{fingerprint[:16]}", pure=False,
-                        retries=limits.CLUSTER_RETRIES)
-                    sent[future] = (student, fingerprint)
-                    running.add(future)
-                    if len(sent) >= limits.CLUSTER_AHEAD * self.workers:
-                        return
-
-            send_more()
-            for future in running:
-                student, fingerprint = sent.pop(future)
+            tasks = (((student, fingerprint), f"grade-{assignment}-{student}-{fingerprint[:16]}", grade_task,
+                      shared, student, assignment, fingerprint, folder_files(course.submitted(student, assignment)),
+                      submission_inputs(checked, key, assignment, student, fingerprint), self.options)
+                     for student, fingerprint in sorted(submissions.items()))
+            for (student, fingerprint), future in run_tasks(self.client, tasks):
                 yield self.received(future, student, assignment, fingerprint, scratch)
-                future.release()
-                send_more()
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
@@ -180,6 +162,30 @@ class Cluster:
             write_files(shipped.autograded, folder)
             graded.autograded = str(folder)
         return graded
+
+
+def run_tasks(client, tasks):
+    """Run (tag, key, function, *arguments) of tasks on the cluster; yield (tag, finished future) as each ends.
+
+    Only CLUSTER_AHEAD tasks per worker thread (workers that join later count too) wait at the scheduler at a
+    time, so a batch of any size holds little memory there, and each is drawn from tasks only when sent.
+    """
+    from distributed import as_completed
+    tasks, sent, running = iter(tasks), {}, as_completed(loop=client.loop)
+
+    def send_more():
+        for tag, key, function, *arguments in tasks:
+            future = client.submit(function, *arguments, key=key, pure=False, retries=limits.CLUSTER_RETRIES)
+            sent[future] = tag
+            running.add(future)
+            if len(sent) >= limits.CLUSTER_AHEAD * max(1, sum(client.nthreads().values())):
+                return
+
+    send_more()
+    for future in running:
+        yield sent.pop(future), future
+        future.release()
+        send_more()
 
 
 def make_batch(course_id: str, assignment: str, snapshot: bytes, source: dict) -> Batch:

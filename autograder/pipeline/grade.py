@@ -58,13 +58,13 @@ def grade(course: Course, assignment: str, workers: int | None = None, force: bo
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     rows = []
     if todo:
-        key = course.secret_key()  # outside every sandbox: the secret inputs derive from it
         dispatcher = nullcontext()
         if cluster:
             from .cluster import Cluster
             dispatcher = Cluster(cluster, options, progress)
             workers = dispatcher.workers
         with dispatcher, Recorder(course, assignment) as recorder:
+            key = course.secret_key()  # outside every sandbox: the secret inputs derive from it
             batch = (dispatcher.grade(course, assignment, todo, key) if cluster
                      else grade_submissions(course, assignment, todo, workers, options, key))
             show_progress(progress, 0, len(todo), 0, started)

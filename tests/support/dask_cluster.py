@@ -36,7 +36,8 @@ class DaskCluster:
         self.address = json.loads(self.scheduler_file.read_text())["address"]
         for n in range(workers):
             self.add_worker(f"w{n}", env)
-        self.wait_for_workers(workers)
+        if workers:
+            self.wait_for_workers(workers)
         return self
 
     def add_worker(self, name: str, env: dict | None = None) -> None:

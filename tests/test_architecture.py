@@ -112,7 +112,7 @@ def test_the_autograde_chain_is_nbgraders_with_exactly_our_substitutions():
     assert [s.__name__ for s in autograde.SANITIZE_STEPS] == [
         "ClearOutput", "DeduplicateIds", "OverwriteKernelspec", "RestoreTestCells", "CheckCellMetadata"]
     assert [s.__name__ for s in autograde.AUTOGRADE_STEPS] == [
-        "DrawSecretInputs", "SandboxedExecute", "JudgeHiddenTests", "IgnorePattern", "ClearMetadataPreprocessor",
+        "SecretInputs", "SandboxedExecute", "JudgeHiddenTests", "IgnorePattern", "ClearMetadataPreprocessor",
         "CapGradedNotebook", *nbgrader_autograde[4:]]
 
 

@@ -4,8 +4,9 @@ Its steps, in the order of a term:
 
 1. ``release``  — generate the student versions (and release them to an exchange);
 2. ``collect``  — bring submissions in from an LMS download or the exchange;
-3. ``grade``    — for each new or changed submission (``autograde``, in worker processes):
-   draw the hidden tests' inputs (``secret_inputs``) → run the notebook in the
+3. ``grade``    — for each new or changed submission (``autograde``, in worker processes,
+   or ``cluster``, on a Dask cluster's workers): draw the hidden tests' inputs in this
+   process (``secret_inputs``) → in the worker, run the notebook in the
    sandbox (``execute``, ``sandbox``) → judge the hidden tests outside
    (``judge``, ``compare``) → read the scores (``scores``); then ``record`` them;
 4. ``feedback`` — an HTML page per student;

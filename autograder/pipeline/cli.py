@@ -22,6 +22,8 @@ from .course_folder import DEFAULT_COURSE_DIR, ROOT, Course, CourseError, nbgrad
 from .database import check_reachable
 from .formgrader import FORMGRADER_PORT
 
+CLUSTER_ENV = "AUTOGRADER_CLUSTER"  # the course's Dask scheduler, for every `grade` without --cluster
+
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="autograder", description=__doc__.splitlines()[0])
@@ -59,6 +61,8 @@ def parser() -> argparse.ArgumentParser:
     grade = steps.add_parser("grade", help="autograde every new or changed submission")
     grade.add_argument("assignment")
     grade.add_argument("--workers", type=int, default=None, help="worker processes (default: number of cores)")
+    grade.add_argument("--cluster", default=os.environ.get(CLUSTER_ENV) or None, metavar="tcp://HOST:8786",
+                       help=f"grade on this Dask scheduler's workers instead (default: ${CLUSTER_ENV}, else locally)")
     grade.add_argument("--cell-timeout", type=int, default=limits.CELL_TIMEOUT,
                        help="seconds one cell may run (default: %(default)s)")
     grade.add_argument("--time-limit", type=int, default=limits.TIME_LIMIT,
@@ -186,7 +190,7 @@ def run_grade(course, args) -> int:
                          processes=args.processes,
                          cpu_seconds=args.cpu_time, max_output_mb=args.max_output)
     summary = grade(course, args.assignment, args.workers, args.force, options, only=args.student,
-                    late_policy=args.late_policy)
+                    late_policy=args.late_policy, cluster=args.cluster)
     print(summary_table(summary))
     return 0
 

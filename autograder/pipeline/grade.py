@@ -1,7 +1,8 @@
 """Grade: the autograding step end to end, for one assignment.
 
 Choose the submissions that are new or changed since they were last graded
-(all of them with ``force``), run them in parallel workers (``autograde.py``), record
+(all of them with ``force``), run them in parallel workers (``autograde.py``; or on a
+Dask cluster, ``cluster.py``), record
 each result as it arrives (``record.py``), show a progress line, and return
 the rows of the summary table. The late policy (``lateness``) is the assignment's
 stored one unless a new one is given: that one is stored and recorded again for
@@ -11,6 +12,7 @@ every submission graded before, from the gradebook, without running anything.
 import os
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from . import lateness
@@ -33,9 +35,10 @@ class Summary:
 
 def grade(course: Course, assignment: str, workers: int | None = None, force: bool = False,
           options: RunOptions | None = None, progress=None, only: list | None = None,
-          late_policy: str | None = None) -> Summary:
-    """only: grade these students again (changed or not) and leave everyone else as recorded.
-    late_policy: a new policy for the assignment (lateness.parse_policy), None to keep the stored one."""
+          late_policy: str | None = None, cluster: str | None = None) -> Summary:
+    """only: grade these students again (changed or not) and leave everyone else as recorded;
+    late_policy: a new policy for the assignment (lateness.parse_policy), None to keep the stored one;
+    cluster: a Dask scheduler's address, whose workers grade instead of local processes."""
     progress = progress or sys.stderr
     options = options or RunOptions()
     course.require_assignment(assignment)
@@ -54,7 +57,7 @@ def grade(course: Course, assignment: str, workers: int | None = None, force: bo
             raise CourseError(f"no submission of {assignment} from {', '.join(map(printable, unknown))}")
         students, force = sorted(set(only)), True
     started = time.perf_counter()
-    if options.sandbox:
+    if options.sandbox and not cluster:  # on a cluster each worker checks its own
         from .sandbox import SandboxUnavailable, check_sandbox
         try:
             progress.write(f"sandbox: {check_sandbox()}\n")
@@ -69,11 +72,18 @@ def grade(course: Course, assignment: str, workers: int | None = None, force: bo
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     rows = []
     if todo:
-        key = course.secret_key()  # outside every sandbox: the secret inputs derive from it
         dues = lateness.read_dues(course, assignment)
-        with Recorder(course, assignment, policy) as recorder:
+        dispatcher = nullcontext()
+        if cluster:
+            from .cluster import Cluster
+            dispatcher = Cluster(cluster, options, progress)
+            workers = dispatcher.workers
+        with dispatcher, Recorder(course, assignment, policy) as recorder:
+            key = course.secret_key()  # outside every sandbox: the secret inputs derive from it
+            batch = (dispatcher.grade(course, assignment, todo, key) if cluster
+                     else grade_submissions(course, assignment, todo, workers, options, key))
             show_progress(progress, 0, len(todo), 0, started)
-            for graded in grade_submissions(course, assignment, todo, workers, options, key):
+            for graded in batch:
                 recorder.record(graded)
                 penalty = sum(p or 0 for p in graded.late_penalties.values())
                 score = sum(s or 0 for s in graded.grades.values()) - penalty
@@ -93,8 +103,9 @@ def show_progress(out, done: int, total: int, failed: int, started: float) -> No
     width = 30
     filled = width * done // total
     elapsed = time.perf_counter() - started
+    eta = f"  ETA {elapsed / done * (total - done):5.1f} s" if 0 < done < total else ""
     out.write(f"\rgrading [{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
-              f"  {failed} failed  {elapsed:5.1f} s")
+              f"  {failed} failed  {elapsed:5.1f} s{eta}")
     out.flush()
 
 

@@ -15,3 +15,6 @@ MAX_OUTPUT_MB = 10    # cell outputs kept in a graded notebook, MiB
 MAX_FILE_MB = 50      # one submitted file that collect copies (a zip entry, a file of a folder or the exchange), MiB
 MAX_COLLECT_MB = 2048  # everything one collect writes, MiB
 DB_CONNECT_SECONDS = 10  # a PostgreSQL gradebook's server must answer within this, or the command says so
+CLUSTER_TIMEOUT = 10  # seconds to reach a Dask scheduler, and to wait for its first worker
+CLUSTER_RETRIES = 2   # reruns of a task that raised; one whose worker died the scheduler reruns (allowed-failures)
+CLUSTER_AHEAD = 4     # submissions queued per worker thread ahead of the results: the scheduler's memory stays bounded

@@ -14,3 +14,4 @@ TMP_MB = 256          # the kernel's private writable /tmp, MiB
 MAX_OUTPUT_MB = 10    # cell outputs kept in a graded notebook, MiB
 MAX_FILE_MB = 50      # one submitted file that collect copies (a zip entry, a file of a folder or the exchange), MiB
 MAX_COLLECT_MB = 2048  # everything one collect writes, MiB
+MANUAL_ANSWER_CHARS = 32_000  # of a written answer in the manual-grading CSV (a spreadsheet cell holds 32,767)

@@ -88,7 +88,8 @@ def test_the_kernel_folder_imports_nothing_of_the_course_or_the_pipeline():
     assert outside == {("check.py", "autograder.pipeline.compare", True)}
 
 
-STEPS = {"release", "collect", "secret_inputs", "execute", "judge", "record", "feedback", "export", "report"}
+STEPS = {"release", "collect", "secret_inputs", "execute", "judge", "record", "feedback", "export", "report",
+         "manual"}
 
 
 def test_pipeline_steps_do_not_import_each_other():

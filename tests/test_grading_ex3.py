@@ -36,7 +36,7 @@ def test_two_workers_give_the_scores_the_content_earns(ex3, capsys):
             assert float(rows[student][f"{corpus.ASSIGNMENT}/{test}"]) == value, (student, test, sub.kinds)
         total = 0.0 if sub.late else sum(expected.values())  # --late-policy zero
         assert float(rows[student][corpus.ASSIGNMENT]) == total, student
-    assert sum(points.values()) == 16  # the notebook's own total, as its introduction says
+    assert sum(points.values()) == 16  # the test cells' points, as the notebook's introduction says
     assert float(rows["twiced"][f"{corpus.ASSIGNMENT}/test_update_hidden"]) == 0  # the newer file won
 
     line = next(line for line in summary.splitlines() if line.startswith("notjson "))

@@ -8,6 +8,7 @@
     autograder export                         grades.csv + canvas.csv
     autograder report   ASSIGNMENT            pass rates, histogram, failures
     autograder formgrader                     nbgrader's formgrader: grade written answers by hand
+    autograder manual export|import ASSIGNMENT  written answers to a CSV, its scores and comments back
 
 Only argument parsing and printing live here; each step is its own module.
 """
@@ -109,6 +110,15 @@ def parser() -> argparse.ArgumentParser:
     formgrader = steps.add_parser("formgrader", help="nbgrader's formgrader on the gradebook, for manual grading")
     formgrader.add_argument("--port", type=int, default=FORMGRADER_PORT, help="(default: %(default)s)")
     formgrader.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+
+    manual = steps.add_parser("manual", help="grade written answers by hand in a spreadsheet: export, then import")
+    manual_steps = manual.add_subparsers(dest="manual_step", required=True, metavar="export|import")
+    manual_export = manual_steps.add_parser("export", help="one row per student and question graded by hand")
+    manual_export.add_argument("assignment")
+    manual_export.add_argument("--out", metavar="CSV", help="default: COURSE_DIR/exports/ASSIGNMENT_manual.csv")
+    manual_import = manual_steps.add_parser("import", help="the filled-in scores and comments into the gradebook")
+    manual_import.add_argument("assignment")
+    manual_import.add_argument("csv", metavar="CSV")
     return top
 
 
@@ -251,5 +261,18 @@ def run_formgrader(course, args) -> int:
     return 1
 
 
+def run_manual(course, args) -> int:
+    from .manual import export_manual, import_manual
+    if args.manual_step == "export":
+        path, rows, waiting = export_manual(course, args.assignment, args.out)
+        print(f"wrote {path}: {rows} answers graded by hand, {waiting} waiting for a grade")
+    else:
+        scores, comments, unchanged = import_manual(course, args.assignment, args.csv)
+        print(f"imported {args.csv}: {scores} scores and {comments} comments written; "
+              f"rows left as they were: {unchanged}")
+    return 0
+
+
 STEPS = {"release": run_release, "collect": run_collect, "grade": run_grade, "extend": run_extend,
-         "feedback": run_feedback, "export": run_export, "report": run_report, "formgrader": run_formgrader}
+         "feedback": run_feedback, "export": run_export, "report": run_report, "formgrader": run_formgrader,
+         "manual": run_manual}

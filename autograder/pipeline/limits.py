@@ -18,3 +18,4 @@ DB_CONNECT_SECONDS = 10  # a PostgreSQL gradebook's server must answer within th
 CLUSTER_TIMEOUT = 10  # seconds to reach a Dask scheduler, and to wait for its first worker
 CLUSTER_RETRIES = 2   # reruns of a task that raised; one whose worker died the scheduler reruns (allowed-failures)
 CLUSTER_AHEAD = 4     # submissions queued per worker thread ahead of the results: the scheduler's memory stays bounded
+MANUAL_ANSWER_CHARS = 32_000  # of a written answer in the manual-grading CSV (a spreadsheet cell holds 32,767)

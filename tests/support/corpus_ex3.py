@@ -71,7 +71,7 @@ def read_solution():
     solutions, points = {}, {}
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
+        if meta.get("solution") and cell.cell_type == "code":  # written answers are graded by hand
             solutions[meta["grade_id"]] = re.sub(r"[ \t]*### (BEGIN|END) SOLUTION\n?", "", cell.source)
         elif meta.get("grade") and cell.cell_type == "code":
             points[meta["grade_id"]] = float(meta["points"])

@@ -4,6 +4,6 @@
 * ``api``      — the exercise API's vocabulary (names of gates, params, functions per assignment);
 * ``graded``   — the graded functions the chapters call, resolved per assignment (the rule is there).
 
-In the instructor's repository ``api`` and ``long_gap`` are links to ``autograder/course``,
-so each exists once; ``autograder publish`` copies them into the student edition.
+In the instructor's repository ``long_gap`` is a link to ``autograder/course`` and
+``autograder.course.api`` imports ``api``, so each exists once.
 """

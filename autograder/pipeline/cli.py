@@ -7,6 +7,7 @@
     autograder export                         grades.csv + canvas.csv
     autograder report   ASSIGNMENT            pass rates, histogram, failures
     autograder formgrader                     nbgrader's formgrader: grade written answers by hand
+    autograder publish  DEST                  the student edition (website, notebooks, student package)
 
 Only argument parsing and printing live here; each step is its own module.
 """
@@ -94,6 +95,11 @@ def parser() -> argparse.ArgumentParser:
     formgrader = steps.add_parser("formgrader", help="nbgrader's formgrader on the gradebook, for manual grading")
     formgrader.add_argument("--port", type=int, default=FORMGRADER_PORT, help="(default: %(default)s)")
     formgrader.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+
+    publish = steps.add_parser("publish", help="write the student edition, for the course's public repository")
+    publish.add_argument("dest", help="an empty or new folder")
+    publish.add_argument("--reveal", action="append", default=[], metavar="ASSIGNMENT",
+                         help="ship this assignment's reference solution (after its due date); repeatable")
     return top
 
 
@@ -116,6 +122,14 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"autograder {args.step}: interrupted; what was finished is recorded", file=sys.stderr)
         return 130
+
+
+def run_publish(course, args) -> int:
+    from .publish import publish
+    assignments = publish(args.dest, args.reveal)
+    print(f"student edition in {args.dest}: website, chapters, {len(assignments)} exercises "
+          f"({', '.join(assignments)}), revealed: {', '.join(args.reveal) or 'none'}")
+    return 0
 
 
 def run_release(course, args) -> int:
@@ -215,4 +229,5 @@ def run_formgrader(course, args) -> int:
 
 
 STEPS = {"release": run_release, "collect": run_collect, "grade": run_grade,
-         "feedback": run_feedback, "export": run_export, "report": run_report, "formgrader": run_formgrader}
+         "feedback": run_feedback, "export": run_export, "report": run_report, "formgrader": run_formgrader,
+         "publish": run_publish}

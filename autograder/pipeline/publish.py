@@ -75,6 +75,7 @@ def publish(dest, reveal=(), site=ROOT / "_build" / "html"):
         notebook = read_myst_markdown_notebook(chapter.read_text(encoding="utf-8"))
         if any(cell.cell_type == "code" for cell in notebook.cells):  # a chapter, not the bibliography
             write(notebook, dest / "book" / f"{chapter.stem}.ipynb")
+            shutil.copyfile(chapter, dest / "book" / chapter.name)  # the website's launch buttons open this
     assignments = published_assignments(set(reveal))
     for assignment in assignments:
         shutil.copytree(ROOT / "exercises" / assignment, dest / "exercises" / assignment,
@@ -101,7 +102,7 @@ The course's public repository, written by `autograder publish`. Do not edit it
 by hand: it is generated from the instructor's repository.
 
 - `site/`: the course website (what GitHub Pages serves);
-- `book/`: the chapters as notebooks, to run and change;
+- `book/`: the chapters as notebooks (`.ipynb`, and the MyST `.md` the website's launch buttons open);
 - `exercises/`: the exercise notebooks:
 {assignments}
 - `lstm_course/`: the course's package that the chapters import;

@@ -60,7 +60,7 @@ def rnn_forward(x, h0, W_x, W_h, b):
 def rnn_predict(h_seq, W_y, b_y, mapping):
     """A keras.layers.Dense read-out of the last state (many_to_one) or of every state (many_to_many)."""
     if mapping not in MAPPINGS:
-        raise ValueError(f"mapping must be one of {MAPPINGS}, not {mapping!r}")
+        raise ValueError(f"mapping {mapping!r} is none of {MAPPINGS}")
     dtype = _float(h_seq, W_y)
     read_out, _ = _layer("Dense", W_y.shape[1], W_y.shape[0], dtype)
     read_out.set_weights([W_y, b_y])
@@ -70,20 +70,20 @@ def rnn_predict(h_seq, W_y, b_y, mapping):
 
 def one_to_many(x0, h0, W_x, W_h, b, W_y, b_y, steps):
     """A keras SimpleRNNCell and Dense read-out, each output fed back as the next input."""
-    n_x, n_y = W_x.shape[0], W_y.shape[1]
-    if n_y != n_x:
-        raise ValueError(f"one_to_many feeds y back as x, so n_y ({n_y}) must equal n_x ({n_x})")
+    (inputs, units), outputs = W_x.shape, W_y.shape[1]
+    if outputs != inputs:
+        raise ValueError(f"one_to_many feeds y back as x, so n_y ({outputs}) must equal n_x ({inputs})")
     dtype = _float(x0, h0, W_y)
-    cell, _ = _layer("SimpleRNNCell", W_x.shape[1], n_x, dtype)
-    read_out, _ = _layer("Dense", n_y, W_y.shape[0], dtype)
+    cell, _ = _layer("SimpleRNNCell", units, inputs, dtype)
+    read_out, _ = _layer("Dense", outputs, units, dtype)
     cell.set_weights([W_x, W_h, b])
     read_out.set_weights([W_y, b_y])
-    x_t, states, outputs = _tensor(x0, dtype), [_tensor(h0, dtype)], []
+    x_t, states, y_seq = _tensor(x0, dtype), [_tensor(h0, dtype)], []
     for _ in range(steps):
         h, states = cell(x_t, states)
         x_t = read_out(h)
-        outputs.append(x_t)
-    return tf.stack(outputs, axis=1).numpy()
+        y_seq.append(x_t)
+    return tf.stack(y_seq, axis=1).numpy()
 
 
 # --- ex2_vanishing_gradients --------------------------------------------------
@@ -97,7 +97,7 @@ def gradient_norms(h_seq, W_h):
     previous state is the RNN's. One backward pass per unit of h_{T-1} gives
     that unit's gradient with respect to every earlier state at once.
     """
-    batch, T, n_h = h_seq.shape
+    T, n_h = h_seq.shape[1:]
     dtype = _float(h_seq, W_h)
     cell, _ = _layer("SimpleRNNCell", n_h, n_h, dtype)
     cell.set_weights([np.eye(n_h), W_h, np.zeros(n_h)])
@@ -109,9 +109,9 @@ def gradient_norms(h_seq, W_h):
         tape.watch(states[0])
         for k in range(1, T):
             states.append(cell(inputs[:, k], [states[-1]])[0])
-    squares = np.zeros((batch, T))
+    squares = np.zeros(h_seq.shape[:2])
     for unit in np.eye(n_h):
-        wrt = tape.gradient(states[-1], states, output_gradients=_tensor(np.tile(unit, (batch, 1)), dtype))
+        wrt = tape.gradient(states[-1], states, output_gradients=_tensor(np.tile(unit, (len(h_seq), 1)), dtype))
         squares += np.stack([np.sum(np.asarray(w) ** 2, axis=1) for w in wrt], axis=1)
     del tape
     return np.sqrt(squares).astype(dtype)

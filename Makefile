@@ -10,7 +10,7 @@ NBGRADER_CONFIG := autograder/nbgrader_config.py
 ASSIGNMENTS := $(notdir $(patsubst %/,%,$(wildcard solutions/*/)))
 STAMPS := _build/stamps
 
-.PHONY: all install exercises site test system-deps lock clean
+.PHONY: all install exercises site publish test system-deps lock clean
 .DELETE_ON_ERROR:
 
 all: site
@@ -39,6 +39,13 @@ $(STAMPS)/exercises: $(STAMPS)/installed $(NBGRADER_CONFIG) $(wildcard solutions
 # -W turns a failing notebook cell (only a warning to Sphinx) into a failed build.
 site: $(STAMPS)/exercises $(STAMPS)/toc
 	$(BIN)/jupyter-book build . -W -n --keep-going
+
+# The student edition in _build/student, for the public repository (README, "The two editions");
+# REVEAL="ex1_rnn_basics ex2_vanishing_gradients" ships those assignments' solutions.
+REVEAL ?=
+publish: site
+	rm -rf _build/student
+	$(BIN)/autograder publish _build/student $(foreach a,$(REVEAL),--reveal $(a))
 
 # Sphinx keeps pages that left the table of contents: start the HTML afresh when
 # it changes (executed notebooks stay cached in _build/.jupyter_cache).

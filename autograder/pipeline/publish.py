@@ -2,8 +2,8 @@
 
 It holds the built website (``site/``), the student notebooks (``exercises/``),
 the chapters as runnable notebooks (``book/``), the student package
-``lstm_course`` and the environment Binder and Colab read (``requirements.txt``,
-``runtime.txt``). It never holds ``solutions/``, hidden tests, ``grading/``, the
+``lstm_course`` (installable: ``pyproject.toml``) and the environment Binder reads
+(``requirements.txt``, ``runtime.txt``). It never holds ``solutions/``, hidden tests, ``grading/``, the
 grading pipeline or ``tests/``. A graded function's NumPy reference is in it
 only for an assignment revealed with ``--reveal`` (after its due date), as
 ``lstm_course/revealed/<assignment>.py``; the chapters otherwise run on the
@@ -53,9 +53,25 @@ def revealed_module(assignment):
 
 
 def student_requirements():
-    """requirements.txt for Binder and Colab: the student's packages, pinned as requirements.lock pins them."""
+    """requirements.txt for Binder: the student's packages, pinned as requirements.lock pins them, and
+    lstm_course itself (the edition's root, installed so that chapters and exercises import it from any folder)."""
     pins = {line.split("==")[0].lower(): line for line in (ROOT / "requirements.lock").read_text().splitlines()}
-    return "".join(pins[name.lower()] + "\n" for name in STUDENT_REQUIREMENTS)
+    return "".join(pins[name.lower()] + "\n" for name in STUDENT_REQUIREMENTS) + ".\n"
+
+
+PYPROJECT = """[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "lstm-course"
+version = "1"
+description = "The LSTM course's student package: the long-gap task and the functions the chapters call"
+requires-python = ">=3.11"
+
+[tool.setuptools]
+packages = {packages}
+"""
 
 
 def publish(dest, reveal=(), site=ROOT / "_build" / "html"):
@@ -89,6 +105,8 @@ def publish(dest, reveal=(), site=ROOT / "_build" / "html"):
         (package / "revealed" / "__init__.py").write_text('"""Solutions the instructor has revealed."""\n')
         for assignment in reveal:
             (package / "revealed" / f"{assignment}.py").write_text(revealed_module(assignment), encoding="utf-8")
+    packages = ["lstm_course"] + (["lstm_course.revealed"] if reveal else [])
+    (dest / "pyproject.toml").write_text(PYPROJECT.format(packages=str(packages).replace("'", '"')))
     (dest / "requirements.txt").write_text(student_requirements())
     (dest / "runtime.txt").write_text(PYTHON + "\n")
     (dest / "README.md").write_text(README.format(assignments="\n".join(f"- `exercises/{a}/`" for a in assignments),
@@ -106,7 +124,8 @@ by hand: it is generated from the instructor's repository.
 - `exercises/`: the exercise notebooks:
 {assignments}
 - `lstm_course/`: the course's package that the chapters import;
-- `requirements.txt`, `runtime.txt`: the environment (Binder reads them).
+- `requirements.txt`, `runtime.txt`, `pyproject.toml`: the environment (Binder reads them; the
+  last line of `requirements.txt` installs `lstm_course` from this folder).
 
 Run it on your machine with Python 3.11:
 

@@ -24,11 +24,17 @@ import pytest
 
 from autograder.course import reference
 from autograder.course.api import FUNCTIONS
+from autograder.pipeline.course_folder import CourseError
+from autograder.pipeline.publish import publish as publish_edition
+from autograder.pipeline.publish import published_assignments, revealed_by_make
 from tests.support import ROOT
 from tests.test_site_no_leak import collapse, find_leaks, published_text, solution_notebooks, student_text
 
 MIN_REFERENCE_LINE = 25  # shorter statements ("return h_seq", "h = h0") say nothing about an answer
 NEVER_PUBLISHED = ("solutions", "grading", "tests", "autograder", "bench")
+REVEALED = revealed_by_make()  # what the website was built with (make's REVEAL); publish reveals the same
+UNREVEALED = [a for a in FUNCTIONS if a not in REVEALED]
+ALSO_REVEALED = REVEALED | {"ex3_lstm_gates"}
 # The Keras chapter builds and compiles its classifier in the open, and ex4 sends students to it:
 # build_model's Keras calls are taught there, so they are not looked for.
 TAUGHT_IN_CHAPTERS = {"build_model"}
@@ -44,12 +50,16 @@ def publish(dest, *reveal):
 
 @pytest.fixture(scope="module")
 def edition(tmp_path_factory, site_html):
-    return publish(tmp_path_factory.mktemp("edition") / "student")
+    return publish(tmp_path_factory.mktemp("edition") / "student", *sorted(REVEALED))
 
 
 @pytest.fixture(scope="module")
 def revealed_edition(tmp_path_factory, site_html):
-    return publish(tmp_path_factory.mktemp("edition") / "student", "ex3_lstm_gates")
+    return publish(tmp_path_factory.mktemp("edition") / "student", *sorted(ALSO_REVEALED))
+
+
+def instructor_notebooks(assignments):
+    return [nb for nb in solution_notebooks() if nb.stem in assignments]
 
 
 def reference_lines(assignments):
@@ -84,8 +94,9 @@ def test_the_edition_holds_what_students_need(edition):
     assert (edition / "site" / "index.html").is_file()
     assert {p.stem for p in (edition / "book").glob("*.ipynb")} == {p.stem for p in (ROOT / "book").glob("*.md")
                                                                     if "code-cell" in p.read_text()}
-    assert sorted(p.name for p in (edition / "exercises").iterdir()) == [a for a in FUNCTIONS
-                                                                          if a != "ex5_lstm_backward"]
+    published = sorted(p.name for p in (edition / "exercises").iterdir())
+    assert published == published_assignments(REVEALED)
+    assert ("ex5_lstm_backward" in published) == ("ex3_lstm_gates" in REVEALED)
     assert (edition / "lstm_course" / "graded.py").is_file() and (edition / "requirements.txt").is_file()
 
 
@@ -93,26 +104,28 @@ def test_nothing_private_is_in_the_edition(edition):
     paths = [p.relative_to(edition) for p in edition.rglob("*")]
     assert [p for p in paths if p.parts[0] in NEVER_PUBLISHED or "solutions" in p.parts] == []
     assert private_copies(edition) == []
-    leaks = find_leaks(edition, solution_notebooks())
+    leaks = find_leaks(edition, instructor_notebooks(UNREVEALED))
     assert not leaks, "the student edition leaks:\n" + "\n".join(f"{file}: {what}" for file, what in leaks)
 
 
 def test_no_reference_answer_of_an_unrevealed_assignment_is_in_the_edition(edition):
     assert reference_lines(FUNCTIONS), "no reference statement to look for"
-    assert reference_leaks(edition, FUNCTIONS) == []
+    assert reference_leaks(edition, UNREVEALED) == []
 
 
 def test_the_website_holds_no_reference_answer(site_html):
-    assert reference_leaks(site_html, FUNCTIONS) == []
+    assert reference_leaks(site_html, UNREVEALED) == []
 
 
 def test_a_revealed_assignment_ships_its_reference_and_ex5_with_it(revealed_edition):
-    leaked = {(name, file) for file, name, _ in reference_leaks(revealed_edition, FUNCTIONS)}
-    assert {name for name, _ in leaked} == set(FUNCTIONS["ex3_lstm_gates"])  # the search fires, on ex3 only
-    assert {file for _, file in leaked} == {"lstm_course/revealed/ex3_lstm_gates.py"}
+    leaked = {(name, file) for file, name, _ in reference_leaks(revealed_edition, FUNCTIONS)
+              if not file.startswith("site/")}
+    found = {name for name, _ in reference_lines(["ex3_lstm_gates"])}
+    assert found and found <= {name for name, _ in leaked}  # the search fires
+    assert {name for name, _ in leaked} <= {name for a in ALSO_REVEALED for name in FUNCTIONS[a]}
+    assert {file for _, file in leaked} <= {f"lstm_course/revealed/{a}.py" for a in ALSO_REVEALED}
     assert (revealed_edition / "exercises" / "ex5_lstm_backward").is_dir()
-    others = [nb for nb in solution_notebooks() if nb.stem != "ex3_lstm_gates"]
-    assert find_leaks(revealed_edition, others) == []
+    assert find_leaks(revealed_edition, instructor_notebooks(set(FUNCTIONS) - ALSO_REVEALED)) == []
 
 
 def test_the_chapters_get_revealed_functions_from_the_revealed_file(revealed_edition):
@@ -123,8 +136,9 @@ def test_the_chapters_get_revealed_functions_from_the_revealed_file(revealed_edi
     done = subprocess.run([sys.executable, "-c", code, str(revealed_edition)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     sources, modules = done.stdout.splitlines()[-2:]
-    assert sources == str(sorted({a: "revealed" if a == "ex3_lstm_gates" else "keras" for a in FUNCTIONS}.items()))
-    assert modules == "lstm_course.revealed.ex3_lstm_gates lstm_course.keras_equivalents"
+    assert sources == str(sorted({a: "revealed" if a in ALSO_REVEALED else "keras" for a in FUNCTIONS}.items()))
+    sigmoid_from = "revealed.ex1_rnn_basics" if "ex1_rnn_basics" in ALSO_REVEALED else "keras_equivalents"
+    assert modules == f"lstm_course.revealed.ex3_lstm_gates lstm_course.{sigmoid_from}"
 
 
 def test_publish_refuses_an_unknown_assignment_and_a_used_folder(tmp_path):
@@ -135,3 +149,12 @@ def test_publish_refuses_an_unknown_assignment_and_a_used_folder(tmp_path):
         done = subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True, cwd=ROOT)
         assert done.returncode == 1 and message in done.stderr and len(done.stderr.splitlines()) == 1
     assert (tmp_path / "used" / "keep.txt").read_text() == "mine" and not (tmp_path / "new").exists()
+
+
+def test_publish_refuses_a_website_that_shows_ex5_without_ex3_revealed(tmp_path):
+    site = tmp_path / "html"
+    (site / "exercises" / "ex5_lstm_backward").mkdir(parents=True)
+    (site / "index.html").write_text("<html></html>")
+    with pytest.raises(CourseError, match="shows ex5_lstm_backward, which gives ex3_lstm_gates's solutions"):
+        publish_edition(tmp_path / "student", reveal=["ex1_rnn_basics"], site=site)
+    assert not (tmp_path / "student").exists()

@@ -14,6 +14,7 @@ An assignment whose given code is another's solution goes out only with it:
 """
 
 import inspect
+import os
 import re
 import shutil
 from pathlib import Path
@@ -31,6 +32,11 @@ STUDENT_REQUIREMENTS = ("numpy", "matplotlib", "tensorflow_cpu", "keras", "ipywi
 PYTHON = "python-3.11"
 PACKAGE = ROOT / "lstm_course"
 PACKAGE_FILES = ("__init__.py", "api.py", "long_gap.py", "graded.py", "keras_equivalents.py")  # long_gap: a link
+
+
+def revealed_by_make():
+    """The assignments make's REVEAL names: the website's table of contents and the tests read it too."""
+    return set(os.environ.get("REVEAL", "").split())
 
 
 def published_assignments(revealed):
@@ -84,6 +90,10 @@ def publish(dest, reveal=(), site=ROOT / "_build" / "html"):
         raise CourseError(f"{dest} is not empty: publish writes a fresh tree (remove it or give a new folder)")
     if not (site / "index.html").is_file():
         raise CourseError(f"no website in {site}: build it first with `make`")
+    for held, needs in PUBLISHED_WITH.items():
+        if needs not in reveal and (site / "exercises" / held).exists():
+            raise CourseError(f"the website in {site} shows {held}, which gives {needs}'s solutions: "
+                              f"publish with --reveal {needs}, or rebuild it without {needs} in make's REVEAL")
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copytree(site, dest / "site", ignore=shutil.ignore_patterns(".buildinfo", "*.doctree"))
     shutil.copytree(ROOT / "book" / "figures", dest / "book" / "figures")

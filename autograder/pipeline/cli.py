@@ -9,6 +9,7 @@
     autograder report   ASSIGNMENT            pass rates, histogram, failures
     autograder formgrader                     nbgrader's formgrader: grade written answers by hand
     autograder manual export|import ASSIGNMENT  written answers to a CSV, its scores and comments back
+    autograder publish  DEST                  the student edition (website, notebooks, student package)
 
 Only argument parsing and printing live here; each step is its own module.
 """
@@ -119,6 +120,11 @@ def parser() -> argparse.ArgumentParser:
     manual_import = manual_steps.add_parser("import", help="the filled-in scores and comments into the gradebook")
     manual_import.add_argument("assignment")
     manual_import.add_argument("csv", metavar="CSV")
+
+    publish = steps.add_parser("publish", help="write the student edition, for the course's public repository")
+    publish.add_argument("dest", help="an empty or new folder")
+    publish.add_argument("--reveal", action="append", default=[], metavar="ASSIGNMENT",
+                         help="ship this assignment's reference solution (after its due date); repeatable")
     return top
 
 
@@ -142,6 +148,14 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"autograder {args.step}: interrupted; what was finished is recorded", file=sys.stderr)
         return 130
+
+
+def run_publish(course, args) -> int:
+    from .publish import publish
+    assignments = publish(args.dest, args.reveal)
+    print(f"student edition in {args.dest}: website, chapters, {len(assignments)} exercises "
+          f"({', '.join(assignments)}), revealed: {', '.join(args.reveal) or 'none'}")
+    return 0
 
 
 def run_release(course, args) -> int:
@@ -275,4 +289,4 @@ def run_manual(course, args) -> int:
 
 STEPS = {"release": run_release, "collect": run_collect, "grade": run_grade, "extend": run_extend,
          "feedback": run_feedback, "export": run_export, "report": run_report, "formgrader": run_formgrader,
-         "manual": run_manual}
+         "manual": run_manual, "publish": run_publish}

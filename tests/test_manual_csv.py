@@ -185,8 +185,8 @@ def test_a_filled_in_csv_reaches_gradebook_exports_feedback_and_report_and_survi
     assert tiny.run(course, "report", "tiny") == 0
     report = (course["course_dir"] / "reports" / "tiny.md").read_text()
     assert section(report, "Grading by hand") == ["| explain | 2 | 2 | 0 |", "| why_sigmoid | 1 | 2 | 0 |"]
-    assert section(report, "Students") == [f"| alice |  | 2025-03-01 12:00:00.000000 UTC | {alice:g} | 0 |",
-                                           f"| bob |  | 2025-03-01 12:00:00.000000 UTC | {bob:g} | 0 |"]
+    assert section(report, "Students") == [f"| alice |  | 2025-03-01 12:00:00.000000 UTC | - | {alice:g} | 0 |",
+                                           f"| bob |  | 2025-03-01 12:00:00.000000 UTC | - | {bob:g} | 0 |"]
 
     assert tiny.run(course, "grade", "tiny", "--force", "--workers", 1) == 0
     # regrading keeps every manual score and comment, and marks each for a look, as nbgrader's autograde does

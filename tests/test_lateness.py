@@ -95,9 +95,8 @@ def test_lateness_extensions_and_a_changed_policy(tmp_path, capsys):
     out = run(paths, capsys, "extend", "tiny", "--extensions", extensions)
     assert out == "extended: due 2025-03-04 00:00:00 UTC (the assignment's: 2025-03-02 00:00:00 UTC)\n"
 
-    # graded under the default policy: lateness shown, nothing taken off (the notebooks are ours: no sandbox
-    # needed, and lateness is the same with one)
-    out = run(paths, capsys, "grade", "tiny", "--workers", 2, "--time-limit", 300, "--no-sandbox")
+    # graded under the default policy: lateness shown, nothing taken off
+    out = run(paths, capsys, "grade", "tiny", "--workers", 2, "--time-limit", 300)
     assert line_of(out, "latetwo ").split()[3:] == ["3", "late", "by", "1", "day", "12", "h"]
     assert line_of(out, "extended ").split()[3:] == ["5", "on", "time"]
     assert "late policy: none (no penalty)" in out

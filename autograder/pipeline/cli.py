@@ -91,7 +91,7 @@ def parser() -> argparse.ArgumentParser:
 
     extend = steps.add_parser("extend", help="give students a due date of their own, used by the late policy")
     extend.add_argument("assignment")
-    extend.add_argument("student", nargs="?")
+    extend.add_argument("student", nargs="?", help="a student id (of the roster, the gradebook or a submission)")
     extend.add_argument("due", nargs="?", help="with its time zone, e.g. '2025-03-04 17:00 UTC'; 'none' withdraws it")
     extend.add_argument("--extensions", metavar="CSV", help="columns student_id,due: one student per row")
 

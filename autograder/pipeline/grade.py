@@ -115,14 +115,13 @@ def summary_table(summary: Summary) -> str:
         shown = "-" if score is None else f"{score:g}"
         lines.append(f"{printable(student):<24} {status:<7} {seconds:>8.1f} {shown:>7}  {printable(reason)}")
     graded = sum(row[1] == "graded" for row in summary.rows)
-    lines.append(f"graded {graded}, failed {len(summary.rows) - graded}, unchanged {summary.unchanged}; "
-                 f"total {summary.seconds:.1f} s with {summary.workers} worker(s)")
-    if summary.policy_before:
-        lines.append(f"late policy: {summary.policy}, replacing {summary.policy_before}: recorded again for "
-                     f"every submission graded before, from the gradebook (nothing run again)")
-    elif summary.policy:
-        lines.append(f"late policy: {summary.policy}")
     for change in summary.rerecorded:
         lines.append(f"re-recorded {printable(change.student):<24} {change.lateness}: score "
                      f"{change.score - change.before:g} -> {change.score - change.after:g}")
+    policy = f"; late policy: {summary.policy}" if summary.policy else ""
+    if summary.policy_before:
+        policy += (f", replacing {summary.policy_before}: recorded again for every submission graded before, "
+                   f"from the gradebook (nothing run again)")
+    lines.append(f"graded {graded}, failed {len(summary.rows) - graded}, unchanged {summary.unchanged}; "
+                 f"total {summary.seconds:.1f} s with {summary.workers} worker(s){policy}")
     return "\n".join(lines)

@@ -96,7 +96,7 @@ def how_late(seconds_late: float | None) -> str:
         return ""
     if seconds_late <= 0:
         return "on time"
-    days, rest = divmod(int(seconds_late), DAY)
+    days, rest = divmod(math.ceil(seconds_late), DAY)  # a part of a second late is late
     hours, rest = divmod(rest, 3600)
     minutes, seconds = divmod(rest, 60)
     if days:
@@ -109,7 +109,7 @@ def how_late(seconds_late: float | None) -> str:
 def lateness_note(seconds_late: float | None, penalty: float | None = None) -> str:
     """How late, and the points the policy took off: 'late by 2 days 0 h, 0.6 points off'."""
     text = how_late(seconds_late)
-    return f"{text}, {penalty:g} points off" if text and penalty else text
+    return f"{text}, {penalty:g} point{'' if penalty == 1 else 's'} off" if text and penalty else text
 
 
 def utc_text(when: datetime.datetime) -> str:

@@ -194,7 +194,12 @@ def test_a_filled_in_csv_reaches_gradebook_exports_feedback_and_report_and_survi
     assert grades_csv(course) == rows
     for row in again[1:]:
         row[7] = "yes"
-    assert table(manual_export(course)) == again
+    final = manual_export(course)
+    assert table(final) == again
+    out = course["course_dir"].parent / "for_the_tas.csv"
+    done = autograder(course, "manual", "export", "tiny", "--out", out)
+    assert done.returncode == 0 and done.stdout == f"wrote {out}: 4 answers graded by hand, 4 waiting for a grade\n"
+    assert out.read_text() == final
 
 
 def changed(row: int, column: str, value: str) -> list:

@@ -1,6 +1,7 @@
 """The assignments' notebooks: generated student versions, visible tests, hidden checks."""
 
 import ast
+import re
 import subprocess
 import sys
 
@@ -62,6 +63,41 @@ def test_every_grade_cell_has_hidden_tests_through_checks(assignment):
     for cell in grade_cells:
         hidden = cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
         assert "from autograder.kernel.check import check_function" in hidden and "check_function(" in hidden, cell.id
+
+
+WRITTEN_ANSWERS = {"ex2_vanishing_gradients": 1, "ex3_lstm_gates": 2, "ex5_lstm_backward": 2}  # graded by hand
+
+
+def _grade_points(notebook, cell_type):
+    return sum(c.metadata["nbgrader"]["points"] for c in notebook.cells
+               if c.metadata["nbgrader"].get("grade") and c.cell_type == cell_type)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_introduction_states_the_points_the_cells_carry(assignment):
+    notebook = nbformat.read(source_notebook(assignment), as_version=4)
+    tests, written = _grade_points(notebook, "code"), _grade_points(notebook, "markdown")
+    stated = re.search(r"\*\*Points:\*\* (\d+) in total(?:: (\d+) for the test cells .*? and (\d+) for the)?",
+                       notebook.cells[0].source, flags=re.DOTALL)
+    assert stated and int(stated[1]) == tests + written, assignment
+    if written:
+        assert (int(stated[2]), int(stated[3])) == (tests, written), assignment
+    else:
+        assert stated[2] is None, f"{assignment}: a split of the points without a written answer"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_students_see_no_model_answer_or_rubric_of_a_written_answer(assignment):
+    """A written answer's cell is the TA's rubric in solutions/; the student version has only nbgrader's prompt."""
+    source = nbformat.read(source_notebook(assignment), as_version=4)
+    student = {c.id: c for c in nbformat.read(student_version(assignment), as_version=4).cells}
+    written = [c for c in source.cells if c.cell_type == "markdown" and c.metadata["nbgrader"].get("solution")]
+    assert len(written) == WRITTEN_ANSWERS.get(assignment, 0)
+    for cell in written:
+        assert "Rubric for TAs" in cell.source and cell.metadata["nbgrader"]["points"] > 0, cell.id
+        assert student[cell.id].source == "YOUR ANSWER HERE", cell.id
+    shown = "\n".join(c.source for c in student.values())
+    assert "Rubric" not in shown and "Model answer" not in shown
 
 
 def _statements(source):

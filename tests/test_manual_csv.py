@@ -108,7 +108,7 @@ EXPORTED = [HEADER,  # after grading: nothing graded by hand; bob's unchanged an
             ["bob", "tiny", "explain", ANSWERS["bob"]["explain"], "2", "", "", "yes"],
             ["bob", "tiny", "why_sigmoid", BLANK, "1", "", "", ""]]
 ALICE_COMMENT = "+1 for the product of factors; say which factor is below one."  # a formula's start too
-FORMGRADER_SCORE, FORMGRADER_COMMENT = 0.5, "Names the effect, not the cause."
+FORMGRADER_SCORE, FORMGRADER_COMMENT = 2 / 3, "Names the effect, not the cause."  # a score :g would round
 
 
 def filled() -> list:
@@ -164,7 +164,7 @@ def test_a_filled_in_csv_reaches_gradebook_exports_feedback_and_report_and_survi
     again = filled()  # the second export: what the gradebook now holds, formulas' starts quoted
     again[1][5:8] = ["1.5", "'" + ALICE_COMMENT, ""]
     again[2][7] = again[3][7] = ""
-    again[3][5:7] = ["0.5", FORMGRADER_COMMENT]
+    again[3][5:7] = ["0.6666666666666666", FORMGRADER_COMMENT]  # exactly: the round trip must not round it
     second = manual_export(course)
     assert table(second) == again
     done = manual_import(course, second)  # the round trip changes nothing
@@ -172,10 +172,10 @@ def test_a_filled_in_csv_reaches_gradebook_exports_feedback_and_report_and_survi
                                                          "rows left as they were: 4\n"), done.stdout
     assert gradebook(course) == entered
 
-    alice, bob = 2 + 3 + 1.5 + 1, 2 + 0.5 + 0  # add, mul, explain, why_sigmoid; bob has no mul
+    alice = 2 + 3 + 1.5 + 1  # add, mul, explain, why_sigmoid; bob: 2 + 2/3 + 0 (no mul), 2.66667 as :g writes it
     rows = grades_csv(course)
     assert [rows["alice"][k] for k in ("tiny", "tiny/explain", "tiny/why_sigmoid")] == [f"{alice:g}", "1.5", "1"]
-    assert [rows["bob"][k] for k in ("tiny", "tiny/explain", "tiny/why_sigmoid")] == [f"{bob:g}", "0.5", "0"]
+    assert [rows["bob"][k] for k in ("tiny", "tiny/explain", "tiny/why_sigmoid")] == ["2.66667", "0.666667", "0"]
 
     assert tiny.run(course, "feedback", "tiny") == 0
     page = (course["course_dir"] / "feedback" / "alice" / "tiny" / "tiny.html").read_text()
@@ -186,7 +186,7 @@ def test_a_filled_in_csv_reaches_gradebook_exports_feedback_and_report_and_survi
     report = (course["course_dir"] / "reports" / "tiny.md").read_text()
     assert section(report, "Grading by hand") == ["| explain | 2 | 2 | 0 |", "| why_sigmoid | 1 | 2 | 0 |"]
     assert section(report, "Students") == [f"| alice |  | 2025-03-01 12:00:00.000000 UTC | - | {alice:g} | 0 |",
-                                           f"| bob |  | 2025-03-01 12:00:00.000000 UTC | - | {bob:g} | 0 |"]
+                                           "| bob |  | 2025-03-01 12:00:00.000000 UTC | - | 2.66667 | 0 |"]
 
     assert tiny.run(course, "grade", "tiny", "--force", "--workers", 1) == 0
     # regrading keeps every manual score and comment, and marks each for a look, as nbgrader's autograde does
@@ -194,7 +194,12 @@ def test_a_filled_in_csv_reaches_gradebook_exports_feedback_and_report_and_survi
     assert grades_csv(course) == rows
     for row in again[1:]:
         row[7] = "yes"
-    assert table(manual_export(course)) == again
+    final = manual_export(course)
+    assert table(final) == again
+    out = course["course_dir"].parent / "for_the_tas.csv"
+    done = autograder(course, "manual", "export", "tiny", "--out", out)
+    assert done.returncode == 0 and done.stdout == f"wrote {out}: 4 answers graded by hand, 4 waiting for a grade\n"
+    assert out.read_text() == final
 
 
 def changed(row: int, column: str, value: str) -> list:

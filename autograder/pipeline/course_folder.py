@@ -234,12 +234,8 @@ def printable(text) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP's list: a spreadsheet runs such a cell as a formula
-
-
-def spreadsheet_text(text: str) -> str:
-    """Text a spreadsheet shows as text: one that could start a formula gets a leading apostrophe."""
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+# OWASP's list: a spreadsheet runs a cell starting so as a formula (the CSVs of export and manual quote them)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def nbgrader_log() -> logging.Logger:

@@ -21,7 +21,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry
 
 from . import lateness
-from .course_folder import Course, spreadsheet_text, write_atomically
+from .course_folder import FORMULA_STARTS, Course, write_atomically
 
 CANVAS_STUDENT_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 
@@ -82,6 +82,11 @@ def question_column(assignment: str, notebook: str, cell: str, single_notebook: 
 
 def number(value) -> str:
     return spreadsheet_text(value) if isinstance(value, str) else "" if value is None else f"{value:g}"
+
+
+def spreadsheet_text(text: str) -> str:
+    """Text a spreadsheet shows as text: one that could start a formula gets a leading apostrophe."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 def grades_csv(table: dict) -> str:

@@ -23,7 +23,7 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
 from . import limits
-from .course_folder import FORMULA_STARTS, Course, CourseError, spreadsheet_text, write_atomically
+from .course_folder import FORMULA_STARTS, Course, CourseError, write_atomically
 
 COLUMNS = ("student_id", "notebook", "question", "answer", "max", "score", "comment", "needs_manual_grade")
 READ_COLUMNS = ("student_id", "notebook", "question", "score", "comment")  # answer and max are for reading
@@ -65,9 +65,9 @@ def export_manual(course: Course, assignment: str, out: Path | None = None) -> t
             grade, comment = answer.grade, answer.comment
             waiting += grade.needs_manual_grade
             written = answer_text(course, student, assignment, notebook, question)
-            writer.writerow([student, notebook, question, spreadsheet_text(written), f"{grade.max_score:g}",
-                             "" if grade.manual_score is None else f"{grade.manual_score:g}",
-                             spreadsheet_text(comment.manual_comment or ""),
+            writer.writerow([student, notebook, question, quote(written), f"{grade.max_score:g}",
+                             "" if grade.manual_score is None else exact(grade.manual_score),
+                             quote(comment.manual_comment or ""),
                              WAITING if grade.needs_manual_grade else ""])
     write_atomically(path, text.getvalue())
     return path, len(answers), waiting
@@ -191,6 +191,16 @@ def check_row(number: int, row: dict, answers: dict, students: set, assignment: 
     return Entry(key, score, comment or None, confirmed=not row.get("needs_manual_grade", "").strip())
 
 
+def exact(score: float) -> str:
+    """A score as short as it can be written and read back the same (2, 1.5, 0.3333333333333333)."""
+    return f"{score:g}" if float(f"{score:g}") == score else repr(score)
+
+
+def quote(text: str) -> str:
+    """Text a spreadsheet shows as text: before a formula's start (after any apostrophes), one more apostrophe."""
+    return f"'{text}" if text.lstrip("'").startswith(FORMULA_STARTS) else text
+
+
 def unquote(text: str) -> str:
-    """A comment as the grader meant it: without the apostrophe the export puts before a formula's start."""
-    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
+    """A comment as the grader meant it: quote's apostrophe taken off again (a spreadsheet drops its own)."""
+    return text[1:] if text.startswith("'") and text.lstrip("'").startswith(FORMULA_STARTS) else text

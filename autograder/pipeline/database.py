@@ -69,9 +69,10 @@ def open_server(url: str, **options):
         raise CourseError(f"not a gradebook URL: {url.split(':', 1)[0]}:... "
                           f"(use sqlite:///FILE or postgresql://USER:PASSWORD@HOST:PORT/DATABASE)")
     try:
-        return create_engine(url, connect_args={"connect_timeout": DB_CONNECT_SECONDS}, **options)
-    except ArgumentError:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise CourseError("the gradebook URL is not valid: postgresql://USER:PASSWORD@HOST:PORT/DATABASE") from None
+    return create_engine(parsed, connect_args={"connect_timeout": DB_CONNECT_SECONDS}, **options)
 
 
 def unreachable(url: str, error: OperationalError) -> CourseError:

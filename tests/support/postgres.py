@@ -69,6 +69,7 @@ def postgres_server():
     try:
         sockets.mkdir(mode=0o700)
         pwfile.write_text(password)
+        pwfile.chmod(0o600)
         if os.geteuid() == 0:
             as_user = ["runuser", "-u", server_user(), "--"]
             user = pwd.getpwnam(SERVER_USER)

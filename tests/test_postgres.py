@@ -17,6 +17,7 @@ import csv
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -24,7 +25,9 @@ import zipfile
 import nbformat
 import pytest
 from nbgrader.api import Gradebook
+from sqlalchemy import event
 
+from autograder.pipeline import database
 from autograder.pipeline.database import sqlalchemy_url
 from tests.support import ROOT
 from tests.support import corpus_tiny as tiny
@@ -179,6 +182,42 @@ def test_the_grader_killed_mid_transaction_loses_and_duplicates_nothing(postgres
     assert tiny.run(paths, "export") == 0
     export = "exports/grades.csv"
     assert (paths["course_dir"] / export).read_bytes() == (clean["course_dir"] / export).read_bytes()
+
+
+# --- the workers' snapshot ----------------------------------------------------------------
+
+def test_the_workers_snapshot_is_one_moment_of_the_server_while_another_client_writes(postgres, tmp_path,
+                                                                                      monkeypatch):
+    paths = dict(tiny.make_course(tmp_path), db_url=postgres.new_database())
+    assert tiny.run(paths, "release", tiny.ASSIGNMENT) == 0  # nbgrader's tables
+    url = sqlalchemy_url(paths["db_url"])
+    with Gradebook(url, "lstm_course") as gb:
+        gb.add_student("before")
+    opened, written = database.open_server, []
+
+    def open_and_write_meanwhile(url, **options):
+        engine = opened(url, **options)
+
+        @event.listens_for(engine, "after_cursor_execute")
+        def write_after_the_first_table(*_):  # the course table is read; the student table is still to come
+            if not written:
+                written.append(True)
+                with Gradebook(url, "lstm_course") as other:
+                    other.add_student("meanwhile")  # committed by another client
+        return engine
+
+    monkeypatch.setattr(database, "open_server", open_and_write_meanwhile)
+    database.snapshot_to_sqlite(url, tmp_path / "snapshot.db")
+    monkeypatch.undo()
+    assert written
+    with sqlite3.connect(tmp_path / "snapshot.db") as snapshot:
+        assert snapshot.execute("SELECT id FROM student").fetchall() == [("before",)]
+        assert snapshot.execute("SELECT name FROM assignment").fetchall() == [(tiny.ASSIGNMENT,)]
+    database.snapshot_to_sqlite(url, tmp_path / "later.db")
+    with sqlite3.connect(tmp_path / "later.db") as later:
+        assert sorted(later.execute("SELECT id FROM student").fetchall()) == [("before",), ("meanwhile",)]
+        assert later.execute("SELECT version_num FROM alembic_version").fetchall() == \
+            sqlite3.connect(tmp_path / "snapshot.db").execute("SELECT version_num FROM alembic_version").fetchall()
 
 
 # --- the formgrader on the server's gradebook --------------------------------------------

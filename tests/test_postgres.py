@@ -42,6 +42,8 @@ from tests.test_manual_grading import (
     student_notebook,
 )
 
+pytestmark = pytest.mark.xdist_group("postgres")  # one worker, one server for the whole file
+
 # student id -> (kind of submission, Canvas user id); the roster maps the ids and gives names
 CLASS = {"s_correct": ("correct", 101), "s_addonly": ("add_only", 102), "s_hidden": ("hidden_fail", 103),
          "s_wrong": ("wrong", 104), "s_blank": ("blank", 105), "s_syntax": ("syntax_error", 106),

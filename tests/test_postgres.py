@@ -6,7 +6,9 @@
   on SQLite.
 * The grader killed (SIGKILL) in the middle of a student's transaction leaves
   the students recorded before complete and the killed one without a row; a
-  re-run ends with the export of a run that never crashed. On SQLite too.
+  re-run ends with the export of a run that never crashed. On SQLite too. The
+  server crashing in the middle of a run is one line, and the same holds.
+* The workers' snapshot of the server is one moment, while others write.
 * Grades entered in nbgrader's formgrader go into the server's gradebook; the
   formgrader's config, which holds the URL and its password, is private.
 * An unreachable server, a wrong password or a missing database is one line
@@ -27,7 +29,7 @@ import pytest
 from nbgrader.api import Gradebook
 from sqlalchemy import event
 
-from autograder.pipeline import database
+from autograder.pipeline import database, record
 from autograder.pipeline.database import sqlalchemy_url
 from tests.support import ROOT
 from tests.support import corpus_tiny as tiny
@@ -181,6 +183,41 @@ def test_the_grader_killed_mid_transaction_loses_and_duplicates_nothing(postgres
 
     assert tiny.run(paths, "grade", tiny.ASSIGNMENT, "--workers", 1) == 0  # grades the two left, once each
     assert gradebook_scores(paths) == gradebook_scores(clean)
+    assert tiny.run(paths, "export") == 0
+    export = "exports/grades.csv"
+    assert (paths["course_dir"] / export).read_bytes() == (clean["course_dir"] / export).read_bytes()
+
+
+def test_the_server_lost_mid_run_is_one_line_and_a_rerun_finishes(postgres, tmp_path, monkeypatch, capsys):
+    clean = collected_course(tmp_path / "clean")
+    assert tiny.run(clean, "grade", tiny.ASSIGNMENT, "--workers", 1) == 0
+    assert tiny.run(clean, "export") == 0
+
+    paths = collected_course(tmp_path / "lost", postgres.new_database())
+    save, saved = record.Recorder._save_grades, []
+
+    def lose_the_server_at_the_third(self, graded):
+        if len(saved) == 2:
+            postgres.stop("immediate")  # as a crash of the server's machine: no goodbye to its clients
+        save(self, graded)
+        saved.append(graded.student)
+
+    monkeypatch.setattr(record.Recorder, "_save_grades", lose_the_server_at_the_third)
+    capsys.readouterr()
+    try:
+        assert tiny.run(paths, "grade", tiny.ASSIGNMENT, "--workers", 1) == 1
+    finally:
+        monkeypatch.undo()
+        postgres.start()
+    err = capsys.readouterr().err
+    line = err[err.index("autograder grade:"):]  # after the progress line
+    assert line.startswith(f"autograder grade: cannot reach the PostgreSQL gradebook at 127.0.0.1:{postgres.port}, "
+                           f"database ") and line.count("\n") == 1 and postgres.password not in err, err
+    results = json.loads((paths["course_dir"] / "results" / f"{tiny.ASSIGNMENT}.json").read_text())
+    assert sorted(results) == sorted(saved) and len(saved) == 2
+    assert set(gradebook_scores(paths)) == set(saved)
+
+    assert tiny.run(paths, "grade", tiny.ASSIGNMENT, "--workers", 1) == 0
     assert tiny.run(paths, "export") == 0
     export = "exports/grades.csv"
     assert (paths["course_dir"] / export).read_bytes() == (clean["course_dir"] / export).read_bytes()

@@ -21,7 +21,7 @@ import sys
 
 from . import limits
 from .course_folder import DEFAULT_COURSE_DIR, ROOT, Course, CourseError, nbgrader_log, printable
-from .database import check_reachable
+from .database import reaching_gradebook
 from .formgrader import FORMGRADER_PORT
 
 CLUSTER_ENV = "AUTOGRADER_CLUSTER"  # the course's Dask scheduler, for every `grade` without --cluster
@@ -140,8 +140,8 @@ def main(argv=None) -> int:
     course = Course(course_dir=args.course_dir, source_dir=args.source_dir, release_dir=args.release_dir,
                     db_url=args.db_url, course_id=args.course_id, exchange_root=args.exchange_root)
     try:
-        check_reachable(course.db_url)  # a server's gradebook answers before any step writes
-        return STEPS[args.step](course, args)
+        with reaching_gradebook(course.db_url):  # a server that does not answer, before or during: one line
+            return STEPS[args.step](course, args)
     except CourseError as error:
         print(f"autograder {args.step}: {error}", file=sys.stderr)
         return 1

@@ -4,8 +4,9 @@ An instructor never sees nbgrader's folder conventions. The course has
 * ``solutions/<assignment>/`` — the instructor notebooks (nbgrader's "source"),
 * ``exercises/<assignment>/`` — the student versions (nbgrader's "release"),
 * a grading folder (default ``grading/``, gitignored) holding the SQLite
-  gradebook and nbgrader's working folders ``submitted/``, ``autograded/``,
-  ``feedback/``, plus ours: ``results/`` (what each run found), ``exports/``,
+  gradebook (unless it is on a PostgreSQL server: ``database.py``) and
+  nbgrader's working folders ``submitted/``, ``autograded/``, ``feedback/``,
+  plus ours: ``results/`` (what each run found), ``exports/``,
   ``reports/``, the course's ``secret_key`` (the hidden inputs derive from it),
   its ``roster.csv`` (stored by the first collect given one), ``skipped/``
   (the files collect did not take, with their reasons), ``extensions/`` (students'

@@ -2,12 +2,13 @@
 
 nbgrader's gradebook is SQLAlchemy, so every step sees only a URL. Here, in one
 place: ``postgresql://`` becomes SQLAlchemy's psycopg 3 dialect; a server that
-cannot be reached is one line naming it (never its password) before a step
-writes anything; and ``snapshot_to_sqlite`` gives the grading workers their
+cannot be reached is one line naming it (never its password), before a step
+writes anything or when it is lost during one; and ``snapshot_to_sqlite`` gives the grading workers their
 SQLite scratch copy of a server's gradebook, every table read in one
 REPEATABLE READ transaction (one consistent moment, even while others write).
 """
 
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, insert, inspect, select, text
@@ -58,10 +59,18 @@ def gradebook_exists(url: str) -> bool:
         engine.dispose()
 
 
-def check_reachable(url: str) -> None:
-    """For a server's gradebook: connect once, or stop with one line saying which server and why."""
+@contextmanager
+def reaching_gradebook(url: str):
+    """Around a step: a server's gradebook must answer before it (else nothing is written), and losing the
+    server during it is one line too (CourseError), each naming the server and why."""
     if sqlite_file(url) is None:
         gradebook_exists(url)
+    try:
+        yield
+    except OperationalError as error:
+        if sqlite_file(url) is not None:
+            raise
+        raise unreachable(url, error) from None
 
 
 def open_server(url: str, **options):
@@ -69,9 +78,10 @@ def open_server(url: str, **options):
         raise CourseError(f"not a gradebook URL: {url.split(':', 1)[0]}:... "
                           f"(use sqlite:///FILE or postgresql://USER:PASSWORD@HOST:PORT/DATABASE)")
     try:
-        return create_engine(url, connect_args={"connect_timeout": DB_CONNECT_SECONDS}, **options)
-    except ArgumentError:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise CourseError("the gradebook URL is not valid: postgresql://USER:PASSWORD@HOST:PORT/DATABASE") from None
+    return create_engine(parsed, connect_args={"connect_timeout": DB_CONNECT_SECONDS}, **options)
 
 
 def unreachable(url: str, error: OperationalError) -> CourseError:

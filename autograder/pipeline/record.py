@@ -1,15 +1,15 @@
 """Record: write what grading found into the one gradebook, serially.
 
 Workers grade in scratch copies of the course; only this module, in the parent
-process, writes the course's SQLite gradebook — the fields nbgrader's
-``SaveAutoGrades`` and ``AssignLatePenalties`` would have written, the penalty
-under the course's late policy and the student's due date (``lateness``) — and moves
+process, writes the course's gradebook (SQLite or PostgreSQL) — the fields
+nbgrader's ``SaveAutoGrades`` and ``AssignLatePenalties`` would have written, the
+penalty under the course's late policy and the student's due date (``lateness``) — and moves
 the graded notebooks into ``autograded/``. Beside the gradebook it keeps
 ``results/<assignment>.json``: per student, the fingerprint of the graded
 submission (so a re-run grades only new or changed ones), the time it took,
 the reason it failed, and the judged tests (for feedback and the report).
 
-Each student's rows are written in one SQLite transaction (nbgrader's helpers
+Each student's rows are written in one database transaction (nbgrader's helpers
 commit after every change; here only the last commit counts), so a crash
 leaves a student's old rows or new ones, never half of each; the results file,
 written last and atomically, marks the student done, so a re-run grades again

@@ -41,8 +41,12 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, port: int, password: str):
-        self.port, self.password = port, password
+    """A server's folder and how to run its programs; ``start`` and ``stop`` it (a test may, in between)."""
+
+    def __init__(self, folder: Path, as_user: list):
+        self.folder, self.as_user, self.bin_dir = folder, as_user, postgres_bin()
+        self.data, self.sockets, self.log = folder / "data", folder / "sockets", folder / "server.log"
+        self.password, self.port = secrets.token_hex(16), free_port()
         self.databases = 0
 
     def url(self, database: str) -> str:
@@ -57,32 +61,40 @@ class Server:
             connection.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def pg_ctl(self, *args) -> None:
+        run([*self.as_user, self.bin_dir / "pg_ctl", *args, "-D", self.data, "-w", "-t", str(START_TIMEOUT)], self.log)
+
+    def start(self) -> None:
+        self.pg_ctl("start", "-l", self.log, "-o", f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1")
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop it: "fast" rolls back open transactions and closes; "immediate" is a crash, recovered at start."""
+        self.pg_ctl("stop", "-m", mode)
+
 
 @contextmanager
 def postgres_server():
     """A running server of its own (see the module's docstring), stopped and removed at the end."""
-    bin_dir = postgres_bin()
-    folder = Path(tempfile.mkdtemp(prefix="autograder-postgres-"))
-    data, sockets, log, pwfile = folder / "data", folder / "sockets", folder / "server.log", folder / "password"
-    password, port = secrets.token_hex(16), free_port()
-    as_user, started = [], False
+    folder, as_user = Path(tempfile.mkdtemp(prefix="autograder-postgres-")), []
     try:
-        sockets.mkdir(mode=0o700)
-        pwfile.write_text(password)
-        if os.geteuid() == 0:
-            as_user = ["runuser", "-u", server_user(), "--"]
+        as_user = ["runuser", "-u", server_user(), "--"] if os.geteuid() == 0 else []
+        server = Server(folder, as_user)
+        server.sockets.mkdir(mode=0o700)
+        pwfile = folder / "password"
+        pwfile.write_text(server.password)
+        pwfile.chmod(0o600)
+        if as_user:
             user = pwd.getpwnam(SERVER_USER)
-            for path in (folder, sockets, pwfile):
+            for path in (folder, server.sockets, pwfile):
                 os.chown(path, user.pw_uid, user.pw_gid)
-        run([*as_user, bin_dir / "initdb", "-D", data, "-U", DB_USER, f"--pwfile={pwfile}",
+        run([*as_user, server.bin_dir / "initdb", "-D", server.data, "-U", DB_USER, f"--pwfile={pwfile}",
              "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8"])
-        started = True
-        run([*as_user, bin_dir / "pg_ctl", "start", "-D", data, "-l", log, "-w", "-t", str(START_TIMEOUT),
-             "-o", f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1"], log)
-        yield Server(port, password)
+        server.start()
+        yield server
     finally:
-        if started:
-            subprocess.run([*as_user, bin_dir / "pg_ctl", "stop", "-D", data, "-m", "fast", "-w"],
+        # pg_ctl stop, whatever state the server is in (a test may have stopped it; it may never have started)
+        if (folder / "data" / "postmaster.pid").exists():
+            subprocess.run([*as_user, postgres_bin() / "pg_ctl", "stop", "-D", folder / "data", "-m", "fast", "-w"],
                            capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -83,7 +83,8 @@ def rubric():
     for assignment in FUNCTIONS:
         for cell in cells(ROOT / "solutions" / assignment / f"{assignment}.ipynb"):
             grading = cell.metadata.get("nbgrader", {})
-            if (grading.get("grade") and grading.get("solution") and cell.cell_type == "markdown") or grading.get("task"):
+            written_answer = grading.get("grade") and grading.get("solution") and cell.cell_type == "markdown"
+            if written_answer or grading.get("task"):
                 lines += [f"## {assignment}: `{grading['grade_id']}` ({grading.get('points', 0)} points)", "",
                           cell.source, ""]
     return "\n".join(lines)

@@ -12,6 +12,7 @@ unrevealed assignment.
 """
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,12 @@ NOTEBOOK_TIMEOUT = 900  # seconds a notebook may run: the Keras chapter trains 2
 DESIGNED_ERRORS = {"NotImplementedError", "AssertionError"}  # a blank, and a visible test of a blank
 
 
+def alone(bin_dir):
+    """The environment of a process of the edition's virtualenv: nothing points back at this repository."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    return {**env, "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"}
+
+
 @pytest.fixture(scope="module")
 def fresh_edition(tmp_path_factory, site_html):
     """(copy of the edition, its virtualenv's bin/) made from nothing but the edition."""
@@ -38,10 +45,11 @@ def fresh_edition(tmp_path_factory, site_html):
     edition = tmp / "clone"
     shutil.copytree(tmp / "published", edition)
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(tmp / "venv")], check=True)
-    install = subprocess.run([str(tmp / "venv" / "bin" / "pip"), "install", "--quiet", "-r", "requirements.txt"],
-                             capture_output=True, text=True, cwd=edition)
+    bin_dir = tmp / "venv" / "bin"
+    install = subprocess.run([str(bin_dir / "pip"), "install", "--quiet", "-r", "requirements.txt"],
+                             capture_output=True, text=True, cwd=edition, env=alone(bin_dir))
     assert install.returncode == 0, install.stderr[-3000:]
-    return edition, tmp / "venv" / "bin"
+    return edition, bin_dir
 
 
 def execute(bin_dir, notebook, allow_errors=False):
@@ -50,7 +58,7 @@ def execute(bin_dir, notebook, allow_errors=False):
     command = [str(bin_dir / "jupyter"), "nbconvert", "--to", "notebook", "--execute", str(notebook),
                "--output", out.name, f"--ExecutePreprocessor.timeout={NOTEBOOK_TIMEOUT}"]
     done = subprocess.run(command + (["--allow-errors"] if allow_errors else []), capture_output=True, text=True,
-                          cwd=notebook.parent)
+                          cwd=notebook.parent, env=alone(bin_dir))
     assert done.returncode == 0, f"{notebook.name}:\n{done.stderr[-3000:]}"
     return json.loads(out.read_text(encoding="utf-8"))
 
@@ -62,7 +70,8 @@ def chapters():
 def test_nothing_of_the_instructor_is_importable_and_unrevealed_functions_are_keras(fresh_edition):
     edition, bin_dir = fresh_edition
     code = "import importlib.util as u, lstm_course.graded as g; print(u.find_spec('autograder'), g.SOURCES)"
-    done = subprocess.run([str(bin_dir / "python"), "-c", code], capture_output=True, text=True, cwd=edition.parent)
+    done = subprocess.run([str(bin_dir / "python"), "-c", code], capture_output=True, text=True, cwd=edition.parent,
+                          env=alone(bin_dir))
     assert done.returncode == 0, done.stderr[-2000:]
     expected = {a: "revealed" if a in revealed_by_make() else "keras" for a in FUNCTIONS}
     assert done.stdout.strip().splitlines()[-1] == f"None {expected}"

@@ -10,7 +10,7 @@ NBGRADER_CONFIG := autograder/nbgrader_config.py
 ASSIGNMENTS := $(notdir $(patsubst %/,%,$(wildcard solutions/*/)))
 STAMPS := _build/stamps
 
-.PHONY: all install exercises site publish test system-deps lock clean
+.PHONY: all install exercises site publish instructor test system-deps lock clean
 .DELETE_ON_ERROR:
 
 all: site
@@ -61,6 +61,14 @@ _build/toc_revealed.yml: _toc.yml
 publish: site
 	rm -rf _build/student
 	$(BIN)/autograder publish _build/student $(foreach a,$(REVEAL),--reveal $(a))
+
+# The instructor website, for teaching assistants (never deployed): solutions and hidden tests next
+# to the student version of every exercise, and the rubric of the answers graded by hand.
+instructor: $(STAMPS)/exercises
+	rm -rf _build/instructor
+	$(BIN)/python -m autograder.pipeline.instructor_site _build/instructor
+	$(BIN)/jupyter-book build _build/instructor -W -n --keep-going
+	@echo "The instructor website is built. Open: file://$(CURDIR)/_build/instructor/_build/html/index.html"
 
 # Browser tests drive Debian's chromium; the sandbox of the grader is bubblewrap;
 # the gradebook tests start a PostgreSQL server of their own (initdb, pg_ctl).

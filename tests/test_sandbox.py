@@ -184,3 +184,19 @@ def test_without_user_namespaces_grade_stops_with_one_line_saying_so(tmp_path):
     assert line.startswith("autograder grade: cannot sandbox student code: bubblewrap fails here")
     assert "user namespaces" in line and "--no-sandbox" in line
     assert sorted(p.name for p in (tmp_path / "grading").iterdir()) == ["submitted"]  # nothing written
+
+
+def test_a_venv_reached_through_a_symlink_runs_in_the_sandbox(tmp_path):
+    """bwrap made the link's missing parent folders 0700: the kernel user could not reach its own Python."""
+    link = tmp_path / "elsewhere" / "venv"
+    link.parent.mkdir()
+    link.symlink_to(os.path.realpath(sys.prefix))
+    grader = ("import os, subprocess, sys, tempfile\n"
+              "from autograder.pipeline import sandbox\n"
+              "uid = sandbox.sandbox_uid() if sandbox.sandbox_mode() == sandbox.ROOT_MODE else None\n"
+              "kernel = [sys.executable, '-c', 'import sys; print(sys.prefix)']\n"
+              "argv = sandbox.sandbox_argv(kernel, None, tempfile.mkdtemp(), uid)\n"
+              "print(subprocess.run(argv, capture_output=True, text=True).stdout.strip())\n")
+    run = subprocess.run([link / "bin" / "python", "-c", grader], capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert run.stdout.strip() == str(link), run.stderr

@@ -139,7 +139,7 @@ def _system_binds():
         if not prefix.startswith("/usr"):
             binds += [*_open_parents(prefix), "--ro-bind", prefix, prefix]
     if sys.prefix != os.path.realpath(sys.prefix):  # a venv reached through a symlink
-        binds += ["--symlink", os.path.realpath(sys.prefix), sys.prefix]
+        binds += [*_open_parents(sys.prefix), "--symlink", os.path.realpath(sys.prefix), sys.prefix]
     return binds
 
 

@@ -23,6 +23,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -115,6 +116,7 @@ def main():
     parser.add_argument("--students", type=int, default=40)
     parser.add_argument("--ex4", type=int, default=0, metavar="K", help="also grade K copies of ex4's solution")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))  # a stopped bench still stops its cluster
     become_subreaper()
     tmp = Path(tempfile.mkdtemp(prefix="cluster-overhead-"))
     cluster = DaskCluster(tmp / "dask")

@@ -169,22 +169,29 @@ class Cluster:
 def run_tasks(client, tasks):
     """Run (tag, key, function, *arguments) of tasks on the cluster; yield (tag, finished future) as each ends.
 
-    Only CLUSTER_AHEAD tasks per worker thread (workers that join later count too) wait at the scheduler at a
-    time, so a batch of any size holds little memory there, and each is drawn from tasks only when sent.
+    Only CLUSTER_AHEAD tasks per worker thread wait at the scheduler at a time, so a batch of any size holds
+    little memory there, and each is drawn from tasks only when sent. The worker threads are counted again
+    once a window's worth of results has come (workers that join later count too; one question to the
+    scheduler per window, not per task).
     """
     from distributed import as_completed
     tasks, sent, running = iter(tasks), {}, as_completed(loop=client.loop)
+    window = arrived = 0
 
     def send_more():
+        nonlocal window, arrived
+        if arrived >= window:
+            window, arrived = limits.CLUSTER_AHEAD * max(1, sum(client.nthreads().values())), 0
         for tag, key, function, *arguments in tasks:
             future = client.submit(function, *arguments, key=key, pure=False, retries=limits.CLUSTER_RETRIES)
             sent[future] = tag
             running.add(future)
-            if len(sent) >= limits.CLUSTER_AHEAD * max(1, sum(client.nthreads().values())):
+            if len(sent) >= window:
                 return
 
     send_more()
     for future in running:
+        arrived += 1
         yield sent.pop(future), future
         future.release()
         send_more()

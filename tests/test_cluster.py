@@ -133,7 +133,8 @@ def test_a_cluster_with_no_worker_that_can_sandbox_grades_nothing(tmp_path, caps
         assert main(args + ["grade", tiny.ASSIGNMENT, "--cluster", cluster.address]) == 1
     finally:
         cluster.stop()
-    refused, error = capsys.readouterr().err.splitlines()
+    dashboard, refused, error = capsys.readouterr().err.splitlines()
+    assert re.fullmatch(r"dashboard: http://127\.0\.0\.1:\d+/status", dashboard)
     assert re.fullmatch(r"worker tcp://127\.0\.0\.1:\d+ refused: cannot sandbox student code: .*", refused)
     assert error == (f"autograder grade: no worker of {cluster.address} can grade: "
                      f"{refused.split(' refused: ')[1]}")

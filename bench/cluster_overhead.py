@@ -42,6 +42,7 @@ AUTOGRADER = Path(sys.executable).parent / "autograder"
 WORKERS = 2
 EX4 = "ex4_keras_lstm"
 PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
+CLUSTERS = []  # the clusters this bench started
 
 
 def autograder(course: Path, tmp: Path, *args) -> float:
@@ -57,7 +58,7 @@ def measured(course: Path, tmp: Path, *args, cluster: DaskCluster | None = None)
     subprocess.run([str(AUTOGRADER), "--course-dir", str(course), "--release", str(tmp / "exercises"),
                     *map(str, args)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - started
-    reap_orphans(cluster)
+    reap_orphans()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     return wall, cpu + cluster_cpu(cluster) - cluster_before
@@ -71,8 +72,9 @@ def become_subreaper() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
 
 
-def reap_orphans(cluster: DaskCluster | None) -> None:
-    ours = {process.pid for process in cluster.processes.values()} if cluster else set()
+def reap_orphans() -> None:
+    """Wait for every child but the cluster's processes (which stay up for the next run)."""
+    ours = {process.pid for cluster in CLUSTERS for process in cluster.processes.values()}
     for child in psutil.Process().children():
         if child.pid not in ours:
             os.waitpid(child.pid, 0)
@@ -120,6 +122,7 @@ def main():
     become_subreaper()
     tmp = Path(tempfile.mkdtemp(prefix="cluster-overhead-"))
     cluster = DaskCluster(tmp / "dask")
+    CLUSTERS.append(cluster)
     try:
         base = tmp / "base"
         autograder(base, tmp, "release", corpus.ASSIGNMENT)

@@ -7,8 +7,9 @@ with `autograder grade`, alternately (the machine's load moves, so rounds interl
   2. a Dask cluster on this machine, `dask scheduler` + 2 x `dask worker --nworkers 1
      --nthreads 1` on 127.0.0.1 (tests/support/dask_cluster.py), already running as an
      instructor's would be: `--cluster tcp://127.0.0.1:PORT`.
-Prints each run's wall time and per-notebook cost, the ratio cluster / pool per round
-(the goal is at most 1.10), whether the exports are the same bytes, and the mean grading
+Prints each run's wall time and CPU time (the command's, its children's and the cluster's
+processes': less moved by other work on the machine than wall time) per notebook, the
+ratios cluster / pool per round (the goal is at most 1.10), whether the exports are the same bytes, and the mean grading
 time of a notebook inside a worker (bench/scheduler_scale.py simulates with it).
 With `--ex4 K` it also grades K copies of ex4's solution (TensorFlow) with the pool,
 for its per-notebook cost.
@@ -17,15 +18,20 @@ for its per-notebook cost.
 """
 
 import argparse
+import ctypes
 import json
 import os
+import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import psutil
 
 from bench.grade_speed import make_class
 from tests.support import corpus_ex3 as corpus
@@ -35,14 +41,59 @@ from tests.support.exercise_course import source_notebook
 AUTOGRADER = Path(sys.executable).parent / "autograder"
 WORKERS = 2
 EX4 = "ex4_keras_lstm"
+PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
+CLUSTERS = []  # the clusters this bench started
 
 
 def autograder(course: Path, tmp: Path, *args) -> float:
     """Wall seconds of one `autograder` command on the course (its output discarded)."""
-    started = time.perf_counter()
+    return measured(course, tmp, *args)[0]
+
+
+def measured(course: Path, tmp: Path, *args, cluster: DaskCluster | None = None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one `autograder` command: its own and its children's (the pool's workers
+    and their kernels), and the cluster's processes' (scheduler, nannies, workers and their kernels)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cluster_before, started = cluster_cpu(cluster), time.perf_counter()
     subprocess.run([str(AUTOGRADER), "--course-dir", str(course), "--release", str(tmp / "exercises"),
                     *map(str, args)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    reap_orphans()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, cpu + cluster_cpu(cluster) - cluster_before
+
+
+def become_subreaper() -> None:
+    """Be the parent of whatever the commands leave behind (the pool's forkserver outlives `grade` a moment
+    and is not waited for by it): once reaped here, its CPU time and its workers' and kernels' count."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def reap_orphans() -> None:
+    """Wait for every child but the cluster's processes (which stay up for the next run)."""
+    ours = {process.pid for cluster in CLUSTERS for process in cluster.processes.values()}
+    for child in psutil.Process().children():
+        if child.pid not in ours:
+            os.waitpid(child.pid, 0)
+
+
+def cluster_cpu(cluster: DaskCluster | None) -> float:
+    """CPU seconds the cluster's processes and every child they have waited for have used so far."""
+    if cluster is None:
+        return 0.0
+    total = 0.0
+    for process in cluster.processes.values():
+        tree = psutil.Process(process.pid)
+        for member in [tree, *tree.children(recursive=True)]:
+            try:
+                times = member.cpu_times()
+            except psutil.NoSuchProcess:  # a kernel that ended meanwhile: counted in its parent's children
+                continue
+            total += times.user + times.system + times.children_user + times.children_system
+    return total
 
 
 def inside_seconds(course: Path, assignment: str) -> list[float]:
@@ -67,8 +118,11 @@ def main():
     parser.add_argument("--students", type=int, default=40)
     parser.add_argument("--ex4", type=int, default=0, metavar="K", help="also grade K copies of ex4's solution")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))  # a stopped bench still stops its cluster
+    become_subreaper()
     tmp = Path(tempfile.mkdtemp(prefix="cluster-overhead-"))
     cluster = DaskCluster(tmp / "dask")
+    CLUSTERS.append(cluster)
     try:
         base = tmp / "base"
         autograder(base, tmp, "release", corpus.ASSIGNMENT)
@@ -78,24 +132,29 @@ def main():
         load = os.getloadavg()[0]
         pool, dask, inside, exports = [], [], [], set()
         for k in range(args.rounds):
-            for kind, walls in (("pool", pool), ("dask", dask)):
+            for kind, runs in (("pool", pool), ("dask", dask)):
                 course = tmp / f"{kind}{k}"
                 shutil.copytree(base, course)
                 where = ["--cluster", cluster.address] if kind == "dask" else ["--workers", WORKERS]
-                walls.append(autograder(course, tmp, "grade", corpus.ASSIGNMENT, *where))
+                runs.append(measured(course, tmp, "grade", corpus.ASSIGNMENT, *where,
+                                     cluster=cluster if kind == "dask" else None))
                 inside += inside_seconds(course, corpus.ASSIGNMENT)
                 autograder(course, tmp, "export")
                 exports.add((course / "exports" / "grades.csv").read_bytes())
         print(f"{n} submissions of {corpus.ASSIGNMENT}, {os.cpu_count()} cores, {WORKERS} workers each way; "
               f"load average {load:.1f} before, {os.getloadavg()[0]:.1f} after")
-        for k, (p, d) in enumerate(zip(pool, dask)):
-            print(f"round {k + 1}: pool {p:6.1f} s ({p / n:.2f} s per notebook), dask {d:6.1f} s "
-                  f"({d / n:.2f} s per notebook): overhead ratio {d / p:.2f}")
-        ratios = [d / p for p, d in zip(pool, dask)]
-        print(f"overhead per notebook, cluster / pool: median {statistics.median(ratios):.2f} (goal <= 1.10)")
+        for k, ((p, p_cpu), (d, d_cpu)) in enumerate(zip(pool, dask)):
+            print(f"round {k + 1}: pool {p:6.1f} s ({p / n:.2f} s per notebook, {p_cpu / n:.2f} s CPU), "
+                  f"dask {d:6.1f} s ({d / n:.2f} s per notebook, {d_cpu / n:.2f} s CPU): "
+                  f"ratio {d / p:.2f} wall, {d_cpu / p_cpu:.2f} CPU")
+        for what, i in (("wall time", 0), ("CPU time", 1)):
+            ratios = [d[i] / p[i] for p, d in zip(pool, dask)]
+            print(f"per-notebook {what}, cluster / pool: median {statistics.median(ratios):.2f} of "
+                  f"{', '.join(f'{r:.2f}' for r in ratios)} (goal <= 1.10)")
         print(f"exports identical across all {2 * args.rounds} runs: {len(exports) == 1}")
         print(f"mean grading time of an ex3 notebook inside a worker: {statistics.mean(inside):.2f} s; "
-              f"machine-seconds per notebook with {WORKERS} workers: {statistics.median(dask) / n:.2f} s (dask)")
+              f"wall seconds per notebook of this machine with {WORKERS} workers: "
+              f"{statistics.median(d for d, _ in dask) / n:.2f} s (dask)")
         if args.ex4:
             wall, mean = ex4_cost(tmp, args.ex4)
             print(f"{EX4}, {args.ex4} copies of the solution, pool of {WORKERS}: {wall:.2f} s per notebook "

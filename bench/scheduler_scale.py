@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -34,6 +35,7 @@ from tests.support.dask_cluster import DaskCluster
 
 TASKS, WORKERS, PER_PROCESS = 10_000, 200, 50
 MACHINES = (1, 10, 25, 50, 100)
+SERVE = "--serve"
 
 
 def submission(seconds: float, files: dict, inputs: dict) -> dict:
@@ -49,11 +51,11 @@ async def serve(address: str, count: int) -> None:
     await asyncio.Event().wait()  # until the bench stops this process
 
 
-def start_workers(address: str, folder: Path) -> list:
+def start_workers(address: str, folder: Path, count: int) -> list:
     processes = []
-    for n in range(WORKERS // PER_PROCESS):
+    for n in range(count // PER_PROCESS):
         log = open(folder / f"workers{n}.log", "wb")
-        processes.append(subprocess.Popen([sys.executable, "-m", "bench.scheduler_scale", "--serve", address],
+        processes.append(subprocess.Popen([sys.executable, "-m", "bench.scheduler_scale", SERVE, address],
                                           stdout=log, stderr=subprocess.STDOUT, cwd=ROOT))
         log.close()
     return processes
@@ -65,21 +67,20 @@ def hours(seconds: float) -> str:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=TASKS)
+    parser.add_argument("--workers", type=int, default=WORKERS, help=f"simulated, {PER_PROCESS} to a process")
     parser.add_argument("--mean", type=float, required=True, help="mean grading seconds of an ex3 notebook")
     parser.add_argument("--scale", type=float, default=100, help="the simulated grading is mean / scale")
     parser.add_argument("--ex3-cost", type=float, required=True, help="wall s per ex3 notebook of one machine")
     parser.add_argument("--ex4-cost", type=float, required=True, help="wall s per ex4 notebook of one machine")
-    parser.add_argument("--serve", help=argparse.SUPPRESS)  # a process of simulated workers
     args = parser.parse_args()
-    if args.serve:
-        asyncio.run(serve(args.serve, PER_PROCESS))
-        return
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))  # a stopped bench still stops its cluster
     tmp = Path(tempfile.mkdtemp(prefix="scheduler-scale-"))
     cluster, workers = DaskCluster(tmp), []
     try:
         cluster.start(workers=0)
-        workers = start_workers(cluster.address, tmp)
-        cluster.wait_for_workers(WORKERS)
+        workers = start_workers(cluster.address, tmp, args.workers)
+        cluster.wait_for_workers(args.workers // PER_PROCESS * PER_PROCESS)
         solutions, _ = corpus.read_solution()
         files = {f"{corpus.ASSIGNMENT}.ipynb": corpus.SOLUTION.read_bytes(),  # a solved submission's size
                  "timestamp.txt": b"2025-03-01 12:00:00.000000 UTC"}
@@ -88,15 +89,16 @@ def main():
             load = os.getloadavg()[0]
             tasks = ((n, f"sim-{n}", submission, sleep, files,
                       draw_inputs(list(solutions), key, corpus.ASSIGNMENT, corpus.ASSIGNMENT, f"s{n}", str(n)))
-                     for n in range(TASKS))
+                     for n in range(args.tasks))
             started = time.perf_counter()
             done = sum(future.result()["inputs"] > 0 for _, future in run_tasks(client, tasks))
             wall = time.perf_counter() - started
-        assert done == TASKS
-        ideal = TASKS * sleep / WORKERS
-        throughput = TASKS / wall
-        overhead = wall * WORKERS / TASKS - sleep
-        print(f"{TASKS} tasks on {WORKERS} simulated workers ({WORKERS // PER_PROCESS} processes), one scheduler, "
+        assert done == args.tasks
+        ideal = args.tasks * sleep / args.workers
+        throughput = args.tasks / wall
+        overhead = wall * args.workers / args.tasks - sleep
+        print(f"{args.tasks} tasks on {args.workers} simulated workers ({args.workers // PER_PROCESS} processes), "
+              "one scheduler, "
               f"{os.cpu_count()} cores; load average {load:.1f} before, {os.getloadavg()[0]:.1f} after")
         print(f"each task: {sum(map(len, files.values())) / 1024:.0f} KiB of submission + its secret inputs, "
               f"sleeps {sleep * 1000:.0f} ms (mean {args.mean:.2f} s / {args.scale:g}); "
@@ -119,4 +121,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == [SERVE]:  # a process of simulated workers, started by main
+        asyncio.run(serve(sys.argv[2], PER_PROCESS))
+    else:
+        main()

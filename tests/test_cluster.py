@@ -3,7 +3,8 @@
 A scheduler and two workers run as processes on 127.0.0.1 (`dask scheduler`,
 `dask worker --nworkers 1`, tests/support/dask_cluster.py), with a third worker
 that has no bubblewrap on its PATH: `autograder grade --cluster` must refuse it
-with one line and grade the 34-submission ex3 class on the other two. Its export
+with one line and grade the 34-submission ex3 class on the other two (and a
+cluster of such workers alone grades nothing). Its export
 must be the bytes the local process pool gave (the class graded by
 test_grading_ex3.py, shared through the fixture ex3). Then some students are
 graded again and a worker busy with one of them is killed (SIGKILL, nanny and
@@ -107,7 +108,8 @@ def test_a_worker_killed_mid_task_costs_nothing(ex3, cluster, on_cluster, capsys
     assert exports(ex3, args, "gd") == local_exports(ex3, capsys)
 
 
-def test_an_unreachable_scheduler_is_one_line_and_changes_nothing(tmp_path, capsys):
+def tiny_course(tmp_path) -> list:
+    """A course with one collected submission of the tiny assignment; its command-line options."""
     paths = tiny.make_course(tmp_path)
     args = tiny.cli_args(paths)
     assert main(args + ["release", tiny.ASSIGNMENT]) == 0
@@ -116,6 +118,31 @@ def test_an_unreachable_scheduler_is_one_line_and_changes_nothing(tmp_path, caps
     add, mul, _ = tiny.SUBMISSIONS["correct"]
     (download / "ann_1_1_tiny.ipynb").write_text(tiny.student_notebook(paths["release_dir"], add, mul))
     assert main(args + ["collect", tiny.ASSIGNMENT, str(download)]) == 0
+    return args
+
+
+def test_a_cluster_with_no_worker_that_can_sandbox_grades_nothing(tmp_path, capsys):
+    args = tiny_course(tmp_path / "course")
+    cluster = DaskCluster(tmp_path / "dask")
+    try:
+        cluster.start(workers=0)
+        (tmp_path / "no-tools").mkdir()
+        cluster.add_worker("nobwrap", dict(os.environ, PATH=str(tmp_path / "no-tools")))
+        cluster.wait_for_workers(1)
+        capsys.readouterr()
+        assert main(args + ["grade", tiny.ASSIGNMENT, "--cluster", cluster.address]) == 1
+    finally:
+        cluster.stop()
+    dashboard, refused, error = capsys.readouterr().err.splitlines()
+    assert re.fullmatch(r"dashboard: http://127\.0\.0\.1:\d+/status", dashboard)
+    assert re.fullmatch(r"worker tcp://127\.0\.0\.1:\d+ refused: cannot sandbox student code: .*", refused)
+    assert error == (f"autograder grade: no worker of {cluster.address} can grade: "
+                     f"{refused.split(' refused: ')[1]}")
+    assert not (tmp_path / "course" / "grading" / "results").exists()
+
+
+def test_an_unreachable_scheduler_is_one_line_and_changes_nothing(tmp_path, capsys):
+    args = tiny_course(tmp_path)
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))

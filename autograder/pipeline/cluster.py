@@ -22,6 +22,7 @@ another (distributed's ``allowed-failures``); a task that raised is run again up
 
 import atexit
 import hashlib
+import secrets
 import shutil
 import tempfile
 import threading
@@ -111,14 +112,14 @@ class Cluster:
         if not self.options.sandbox:
             return
         checks = client.run(worker_sandbox)
-        refused = {address: line for address, line in checks.items() if line.startswith("cannot")}
+        refused = {address: line for address, (works, line) in checks.items() if not works}
         for address, line in sorted(refused.items()):
             self.progress.write(f"worker {address} refused: {line}\n")
         if refused:
             client.retire_workers(workers=sorted(refused), close_workers=True)
         if len(refused) == len(checks):
             raise CourseError(f"no worker of {self.address} can grade: {next(iter(refused.values()))}")
-        modes = sorted(set(checks.values()) - set(refused.values()))
+        modes = sorted({mode for works, mode in checks.values() if works})
         self.progress.write(f"sandbox: {'; '.join(modes)} ({len(checks) - len(refused)} worker(s))\n")
 
     def grade(self, course: Course, assignment: str, submissions: dict, key: str):
@@ -131,7 +132,8 @@ class Cluster:
                                folder_files(course.source_dir / assignment))
             shared = self.client.scatter(batch, broadcast=True, hash=False)
             checked = checked_functions(course.db_url, assignment, course.notebooks(assignment))
-            tasks = (((student, fingerprint), f"grade-{assignment}-{student}-{fingerprint[:16]}", grade_task,
+            batch_id = secrets.token_hex(4)  # task keys of two batches never meet, even on one scheduler
+            tasks = (((student, fingerprint), f"grade-{assignment}-{student}-{batch_id}", grade_task,
                       shared, student, assignment, fingerprint, folder_files(course.submitted(student, assignment)),
                       submission_inputs(checked, key, assignment, student, fingerprint), self.options)
                      for student, fingerprint in sorted(submissions.items()))
@@ -167,22 +169,29 @@ class Cluster:
 def run_tasks(client, tasks):
     """Run (tag, key, function, *arguments) of tasks on the cluster; yield (tag, finished future) as each ends.
 
-    Only CLUSTER_AHEAD tasks per worker thread (workers that join later count too) wait at the scheduler at a
-    time, so a batch of any size holds little memory there, and each is drawn from tasks only when sent.
+    Only CLUSTER_AHEAD tasks per worker thread wait at the scheduler at a time, so a batch of any size holds
+    little memory there, and each is drawn from tasks only when sent. The worker threads are counted again
+    once a window's worth of results has come (workers that join later count too; one question to the
+    scheduler per window, not per task).
     """
     from distributed import as_completed
     tasks, sent, running = iter(tasks), {}, as_completed(loop=client.loop)
+    window = arrived = 0
 
     def send_more():
+        nonlocal window, arrived
+        if arrived >= window:
+            window, arrived = limits.CLUSTER_AHEAD * max(1, sum(client.nthreads().values())), 0
         for tag, key, function, *arguments in tasks:
             future = client.submit(function, *arguments, key=key, pure=False, retries=limits.CLUSTER_RETRIES)
             sent[future] = tag
             running.add(future)
-            if len(sent) >= limits.CLUSTER_AHEAD * max(1, sum(client.nthreads().values())):
+            if len(sent) >= window:
                 return
 
     send_more()
     for future in running:
+        arrived += 1
         yield sent.pop(future), future
         future.release()
         send_more()
@@ -202,13 +211,13 @@ def first_line(error) -> str:
 
 # --- on a worker ----------------------------------------------------------------------
 
-def worker_sandbox() -> str:
-    """The sandbox mode of this worker, or the one line saying why it cannot sandbox (it starts "cannot")."""
+def worker_sandbox() -> tuple[bool, str]:
+    """(True, the sandbox mode of this worker), or (False, the one line saying why it cannot sandbox)."""
     from .sandbox import SandboxUnavailable, check_sandbox
     try:
-        return check_sandbox()
+        return True, check_sandbox()
     except SandboxUnavailable as error:
-        return str(error)
+        return False, str(error)
 
 
 _local = threading.local()  # per worker thread: its scratch course of the current batch (tasks of one thread
@@ -220,10 +229,10 @@ def grade_task(batch: Batch, student: str, assignment: str, fingerprint: str, fi
                options: RunOptions) -> Shipped:
     """Grade one submission on this worker, from its files' bytes and its secret inputs."""
     if options.sandbox:
-        mode = _sandbox_mode()
-        if mode.startswith("cannot"):
+        works, line = _sandbox_check()
+        if not works:  # a worker that joined after the batch's check
             from distributed import get_worker
-            raise SandboxRefused(f"worker {get_worker().address} refused: {mode}")
+            raise SandboxRefused(f"worker {get_worker().address} refused: {line}")
     worker = _batch_worker(batch, options)
     submitted = worker.course.submitted(student, assignment)
     shutil.rmtree(submitted, ignore_errors=True)
@@ -238,7 +247,7 @@ def grade_task(batch: Batch, student: str, assignment: str, fingerprint: str, fi
     return Shipped(graded, autograded)
 
 
-def _sandbox_mode() -> str:
+def _sandbox_check() -> tuple[bool, str]:
     if not hasattr(_local, "sandbox"):
         _local.sandbox = worker_sandbox()
     return _local.sandbox

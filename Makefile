@@ -10,7 +10,7 @@ NBGRADER_CONFIG := autograder/nbgrader_config.py
 ASSIGNMENTS := $(notdir $(patsubst %/,%,$(wildcard solutions/*/)))
 STAMPS := _build/stamps
 
-.PHONY: all install exercises site test system-deps lock clean
+.PHONY: all install exercises site publish instructor test system-deps lock clean
 .DELETE_ON_ERROR:
 
 all: site
@@ -36,15 +36,39 @@ $(STAMPS)/exercises: $(STAMPS)/installed $(NBGRADER_CONFIG) $(wildcard solutions
 	done
 	@touch $@
 
-# -W turns a failing notebook cell (only a warning to Sphinx) into a failed build.
-site: $(STAMPS)/exercises $(STAMPS)/toc
-	$(BIN)/jupyter-book build . -W -n --keep-going
+# Assignments whose solutions are revealed, after their due dates (README, "The two editions"):
+# the student edition ships their reference, and the website lists ex5_lstm_backward, whose given
+# code is ex3's forward step, once ex3_lstm_gates is one of them. The tests read it too.
+REVEAL ?=
+export REVEAL
+SITE_TOC := $(if $(filter ex3_lstm_gates,$(REVEAL)),_build/toc_revealed.yml,_toc.yml)
 
-# Sphinx keeps pages that left the table of contents: start the HTML afresh when
-# it changes (executed notebooks stay cached in _build/.jupyter_cache).
-$(STAMPS)/toc: _toc.yml _config.yml
-	rm -rf _build/html _build/.doctrees
-	@mkdir -p $(STAMPS) && touch $@
+# -W turns a failing notebook cell (only a warning to Sphinx) into a failed build.
+# Sphinx keeps pages that left the table of contents: start the HTML afresh when the table or the
+# configuration changes (executed notebooks stay cached in _build/.jupyter_cache).
+site: $(STAMPS)/exercises $(SITE_TOC)
+	@mkdir -p $(STAMPS)
+	@if [ "$$(cat $(STAMPS)/toc 2>/dev/null)" != "$$(cat $(SITE_TOC) _config.yml | md5sum)" ]; then \
+	  rm -rf _build/html _build/.doctrees; cat $(SITE_TOC) _config.yml | md5sum > $(STAMPS)/toc; fi
+	$(BIN)/jupyter-book build . -W -n --keep-going --toc $(SITE_TOC)
+
+_build/toc_revealed.yml: _toc.yml
+	@mkdir -p _build
+	sed 's|^\( *\)- file: exercises/ex4_keras_lstm/ex4_keras_lstm$$|&\n\1- file: exercises/ex5_lstm_backward/ex5_lstm_backward|' $< > $@
+
+# The student edition in _build/student, for the public repository: the website as built above and
+# the reference of the REVEAL assignments.
+publish: site
+	rm -rf _build/student
+	$(BIN)/autograder publish _build/student $(foreach a,$(REVEAL),--reveal $(a))
+
+# The instructor website, for teaching assistants (never deployed): solutions and hidden tests next
+# to the student version of every exercise, and the rubric of the answers graded by hand.
+instructor: $(STAMPS)/exercises
+	rm -rf _build/instructor
+	$(BIN)/python -m autograder.pipeline.instructor_site _build/instructor
+	$(BIN)/jupyter-book build _build/instructor -W -n --keep-going
+	@echo "The instructor website is built. Open: file://$(CURDIR)/_build/instructor/_build/html/index.html"
 
 # Browser tests drive Debian's chromium; the sandbox of the grader is bubblewrap;
 # the gradebook tests start a PostgreSQL server of their own (initdb, pg_ctl).

@@ -45,3 +45,11 @@ def site_pages(site_html):
     """Every HTML page of the site, as paths relative to _build/html."""
     return sorted(p.relative_to(site_html).as_posix() for p in site_html.rglob("*.html")
                   if p.relative_to(site_html).parts[0] not in ("_static", "_sources"))
+
+
+@pytest.fixture(scope="session")
+def ex3(tmp_path_factory):
+    """The generated ex3 class (corpus_ex3.make_class), graded once locally and again on a cluster by the
+    tests of the xdist group "grading_ex3" (one process, so this fixture is made once)."""
+    from tests.support import corpus_ex3
+    return corpus_ex3.make_class(tmp_path_factory.mktemp("ex3"))

@@ -164,7 +164,8 @@ def test_files_that_are_not_notebooks_are_listed_with_their_reason(graded):
 def test_the_classmates_rows_are_unchanged(graded):
     assert rows_digest(graded["db_url"], CLASSMATES) == graded["before"]
     canvas = (graded["course"] / "exports" / "canvas.csv").read_text().splitlines()
-    assert canvas[1].endswith(",16"), "changed points metadata does not change the assignment's points"
+    # 16 for the test cells and 4 for the written answers, as the notebook's introduction says
+    assert canvas[1].endswith(",20"), "changed points metadata does not change the assignment's points"
 
 
 def test_the_sandbox_kept_the_course_out_of_reach(graded):

@@ -88,7 +88,8 @@ def test_the_kernel_folder_imports_nothing_of_the_course_or_the_pipeline():
     assert outside == {("check.py", "autograder.pipeline.compare", True)}
 
 
-STEPS = {"release", "collect", "secret_inputs", "execute", "judge", "record", "feedback", "export", "report"}
+STEPS = {"release", "collect", "secret_inputs", "execute", "judge", "record", "feedback", "export", "report",
+         "manual"}
 
 
 def test_pipeline_steps_do_not_import_each_other():
@@ -112,7 +113,7 @@ def test_the_autograde_chain_is_nbgraders_with_exactly_our_substitutions():
     assert [s.__name__ for s in autograde.SANITIZE_STEPS] == [
         "ClearOutput", "DeduplicateIds", "OverwriteKernelspec", "RestoreTestCells", "CheckCellMetadata"]
     assert [s.__name__ for s in autograde.AUTOGRADE_STEPS] == [
-        "DrawSecretInputs", "SandboxedExecute", "JudgeHiddenTests", "IgnorePattern", "ClearMetadataPreprocessor",
+        "SecretInputs", "SandboxedExecute", "JudgeHiddenTests", "IgnorePattern", "ClearMetadataPreprocessor",
         "CapGradedNotebook", *nbgrader_autograde[4:]]
 
 

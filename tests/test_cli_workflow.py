@@ -153,7 +153,9 @@ def test_grading_an_lms_zip_end_to_end(released, tmp_path, capsys):
     assert "graded 1, failed 0, unchanged 9" in summary and "\nwrong " in summary
     assert tiny.run(paths, "export") == 0
     rows = {r["student_id"]: r for r in csv.DictReader(open(paths["course_dir"] / "exports" / "grades.csv"))}
-    assert rows["wrong"]["tiny"] == "5"
+    # right now, but handed in 12 h after the due date: the stored policy (zero) still applies
+    assert (rows["wrong"]["tiny/test_add"], rows["wrong"]["tiny/test_mul"], rows["wrong"]["tiny"]) == ("2", "3", "0")
+    assert rows["wrong"]["tiny/note"] == "late by 12 h 0 min, 5 points off"
 
     for fmt in ("md", "html"):
         assert tiny.run(paths, "report", "tiny", "--format", fmt) == 0

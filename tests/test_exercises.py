@@ -1,6 +1,7 @@
 """The assignments' notebooks: generated student versions, visible tests, hidden checks."""
 
 import ast
+import re
 import subprocess
 import sys
 
@@ -15,6 +16,9 @@ from tests.support import ASSIGNMENTS, ROOT
 from tests.support.exercise_course import NBGRADER, source_notebook, student_version
 
 CHECKED = list(OUTPUT_NAMES)
+# The widest code line an exercise page shows without scrolling sideways: its code blocks hold 77 characters at
+# the browser tests' 1280-pixel window (the narrowest layout with both sidebars), one is kept in hand.
+CODE_WIDTH = 76
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -43,6 +47,15 @@ def test_source_notebooks_are_committed_without_outputs(assignment):
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_student_code_fits_the_page_width(assignment):
+    """Every code line a student sees, tests and their messages included, is at most CODE_WIDTH long."""
+    notebook = nbformat.read(student_version(assignment), as_version=4)
+    long = [f"{cell.id}: {line.strip()[:60]}... ({len(line)})" for cell in notebook.cells if cell.cell_type == "code"
+            for line in cell.source.splitlines() if len(line) > CODE_WIDTH]
+    assert not long, f"lines wider than {CODE_WIDTH} characters (wrap them):\n" + "\n".join(long)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_every_grade_cell_has_hidden_tests_through_checks(assignment):
     notebook = nbformat.read(source_notebook(assignment), as_version=4)
     grade_cells = [c for c in notebook.cells if c.metadata["nbgrader"].get("grade") and c.cell_type == "code"]
@@ -50,6 +63,41 @@ def test_every_grade_cell_has_hidden_tests_through_checks(assignment):
     for cell in grade_cells:
         hidden = cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
         assert "from autograder.kernel.check import check_function" in hidden and "check_function(" in hidden, cell.id
+
+
+WRITTEN_ANSWERS = {"ex2_vanishing_gradients": 1, "ex3_lstm_gates": 2, "ex5_lstm_backward": 2}  # graded by hand
+
+
+def _grade_points(notebook, cell_type):
+    return sum(c.metadata["nbgrader"]["points"] for c in notebook.cells
+               if c.metadata["nbgrader"].get("grade") and c.cell_type == cell_type)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_introduction_states_the_points_the_cells_carry(assignment):
+    notebook = nbformat.read(source_notebook(assignment), as_version=4)
+    tests, written = _grade_points(notebook, "code"), _grade_points(notebook, "markdown")
+    stated = re.search(r"\*\*Points:\*\* (\d+) in total(?:: (\d+) for the test cells .*? and (\d+) for the)?",
+                       notebook.cells[0].source, flags=re.DOTALL)
+    assert stated and int(stated[1]) == tests + written, assignment
+    if written:
+        assert (int(stated[2]), int(stated[3])) == (tests, written), assignment
+    else:
+        assert stated[2] is None, f"{assignment}: a split of the points without a written answer"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_students_see_no_model_answer_or_rubric_of_a_written_answer(assignment):
+    """A written answer's cell is the TA's rubric in solutions/; the student version has only nbgrader's prompt."""
+    source = nbformat.read(source_notebook(assignment), as_version=4)
+    student = {c.id: c for c in nbformat.read(student_version(assignment), as_version=4).cells}
+    written = [c for c in source.cells if c.cell_type == "markdown" and c.metadata["nbgrader"].get("solution")]
+    assert len(written) == WRITTEN_ANSWERS.get(assignment, 0)
+    for cell in written:
+        assert "Rubric for TAs" in cell.source and cell.metadata["nbgrader"]["points"] > 0, cell.id
+        assert student[cell.id].source == "YOUR ANSWER HERE", cell.id
+    shown = "\n".join(c.source for c in student.values())
+    assert "Rubric" not in shown and "Model answer" not in shown
 
 
 def _statements(source):
@@ -173,3 +221,50 @@ def test_ex4_given_task_makes_the_books_long_gap_data():
         x, y = given["make_long_gap_data"](n, gap, seed)
         x_book, y_book = long_gap.make_long_gap_data(n, gap, seed)
         assert x.dtype == x_book.dtype and np.array_equal(x, x_book) and np.array_equal(y, y_book)
+
+
+def model_compiled_with(optimizer_for):
+    """A build_model that is right but for its optimizer: optimizer_for(units) -> what it compiles with."""
+    def build_model(seq_len, n_features, n_classes, units):
+        model = reference.build_model(seq_len, n_features, n_classes, units)
+        model.compile(optimizer=optimizer_for(units), loss="sparse_categorical_crossentropy")
+        return model
+    return build_model
+
+
+def test_hidden_build_model_check_reads_the_optimizer():
+    """Adam's learning rate and clipnorm are judged directly, not only through the training threshold:
+    a model with the right settings for the visible test's units = 2 alone still fails."""
+    import keras
+
+    def sneaky(units):
+        return keras.optimizers.Adam(learning_rate=0.01 if units == 2 else 0.05, clipnorm=1.0)
+    _raises("build_model", model_compiled_with(sneaky), "but its learning_rate is 0.05")
+    _raises("build_model", model_compiled_with(lambda units: keras.optimizers.Adam(learning_rate=0.01)),
+            "but its clipnorm is none")
+    _raises("build_model", model_compiled_with(lambda units: "adam"), "but its learning_rate is 0.001")
+    _raises("build_model", model_compiled_with(lambda units: keras.optimizers.SGD(0.01, clipnorm=1.0)),
+            r"compile with optimizer=keras\.optimizers\.Adam\(learning_rate=0\.01, clipnorm=1\.0\), not SGD")
+
+
+def test_hidden_check_in_place_tells_to_fix_the_earlier_function_first():
+    """Under plain nbgrader each hidden check runs alone: one whose function calls an earlier function of the
+    notebook that fails its own check leads with that one, as the course's judge does."""
+    notebook = {"np": np}  # the student's namespace: a cell step wrong on float32 only, and a right sequence
+    exec("def rnn_cell_forward(x_t, h_prev, W_x, W_h, b):\n"
+         "    h_t = np.tanh(x_t @ W_x + h_prev @ W_h + b)\n"
+         "    return h_t if h_t.dtype == np.float64 else h_t + 0.01\n", notebook)
+    exec("def rnn_forward(x, h0, W_x, W_h, b):\n"
+         "    h, states = h0, []\n"
+         "    for t in range(x.shape[1]):\n"
+         "        h = rnn_cell_forward(x[:, t], h, W_x, W_h, b)\n"
+         "        states.append(h)\n"
+         "    return np.stack(states, axis=1)\n", notebook)
+    _raises("rnn_cell_forward", notebook["rnn_cell_forward"], r"^rnn_cell_forward: h_t has wrong values")
+    _raises("rnn_forward", notebook["rnn_forward"],
+            r"^fix `rnn_cell_forward` first \(its test fails\): rnn_forward calls it\. rnn_forward: h_seq has wrong")
+
+    notebook["rnn_cell_forward"] = reference.rnn_cell_forward  # right now: a wrong sequence is blamed alone
+    exec("def rnn_forward_off(x, h0, W_x, W_h, b):\n"
+         "    return rnn_forward(x, h0, W_x, W_h, b) + 1e-3\n", notebook)
+    _raises("rnn_forward", notebook["rnn_forward_off"], r"^rnn_forward: h_seq has wrong values")

@@ -14,35 +14,9 @@ import pytest
 
 from autograder.pipeline.cli import main
 from tests.support import corpus_ex3 as corpus
+from tests.support.corpus_ex3 import grade_class
 
-DUE = "2025-03-02 00:00:00 UTC"
-pytestmark = pytest.mark.xdist_group("grading_ex3")  # the tests share one graded class
-
-
-@pytest.fixture(scope="module")
-def ex3(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("ex3")
-    solutions, points = corpus.read_solution()
-    functions = list(solutions)
-    subs = corpus.class_corpus(functions)
-    base = ["--source", str(corpus.ROOT / "solutions"), "--release", str(tmp / "exercises")]
-    assert main(base + ["--course-dir", str(tmp / "g2"), "release", corpus.ASSIGNMENT, "--due", DUE]) == 0
-    released = tmp / "exercises" / corpus.ASSIGNMENT / f"{corpus.ASSIGNMENT}.ipynb"
-    corpus.write_canvas_zip(subs, released, solutions, tmp / "submissions.zip")
-    return dict(tmp=tmp, base=base, subs=subs, points=points, functions=functions)
-
-
-def grade_class(ex3, course_dir, workers, capsys):
-    args = ex3["base"] + ["--course-dir", str(ex3["tmp"] / course_dir)]
-    if course_dir != "g2":
-        assert main(args + ["release", corpus.ASSIGNMENT, "--due", DUE]) == 0
-    assert main(args + ["collect", corpus.ASSIGNMENT, str(ex3["tmp"] / "submissions.zip")]) == 0
-    collected = capsys.readouterr().out
-    assert main(args + ["grade", corpus.ASSIGNMENT, "--workers", str(workers), "--late-policy", "zero"]) == 0
-    summary = capsys.readouterr().out
-    assert main(args + ["export"]) == 0
-    capsys.readouterr()
-    return collected, summary, (ex3["tmp"] / course_dir / "exports" / "grades.csv").read_text()
+pytestmark = pytest.mark.xdist_group("grading_ex3")  # the tests share one graded class (the fixture ex3)
 
 
 def test_two_workers_give_the_scores_the_content_earns(ex3, capsys):
@@ -62,7 +36,7 @@ def test_two_workers_give_the_scores_the_content_earns(ex3, capsys):
             assert float(rows[student][f"{corpus.ASSIGNMENT}/{test}"]) == value, (student, test, sub.kinds)
         total = 0.0 if sub.late else sum(expected.values())  # --late-policy zero
         assert float(rows[student][corpus.ASSIGNMENT]) == total, student
-    assert sum(points.values()) == 16  # the notebook's own total, as its introduction says
+    assert sum(points.values()) == 16  # the test cells' points, as the notebook's introduction says
     assert float(rows["twiced"][f"{corpus.ASSIGNMENT}/test_update_hidden"]) == 0  # the newer file won
 
     line = next(line for line in summary.splitlines() if line.startswith("notjson "))

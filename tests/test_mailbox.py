@@ -219,3 +219,18 @@ def test_a_function_built_on_a_wrong_one_is_told_to_fix_that_one_first():
         [error] = [o for o in nb.cells[1].outputs if o.output_type == "error"]
         assert error.evalue.startswith("fix `rnn_cell_forward` first (its test fails)") == blamed, error.evalue
         assert "one_to_many: y_seq has wrong values" in error.evalue
+
+
+def test_the_judge_reads_the_models_optimizer_from_the_kernels_report():
+    """What the kernel reports of a model's optimizer crosses the mailbox and is judged outside."""
+    import keras
+
+    def no_clipping(seq_len, n_features, n_classes, units):
+        model = reference.build_model(seq_len, n_features, n_classes, units)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="sparse_categorical_crossentropy")
+        return model
+    inputs = draw_inputs(["build_model"], KEY, "ex4", "ex4", "dave", "d")
+    assert verdict(["build_model"], posted("build_model", reference.build_model, inputs), inputs) is None
+    message = verdict(["build_model"], posted("build_model", no_clipping, inputs), inputs)
+    assert message.startswith("build_model: the optimizer should be keras.optimizers.Adam(learning_rate=0.01, "
+                              "clipnorm=1.0), but its clipnorm is none"), message

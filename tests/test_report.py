@@ -69,8 +69,8 @@ def test_report_lists_non_submitters_skipped_files_hand_grading_and_names(tmp_pa
     assert section(text, "Students on the roster who submitted nothing")[2:] == ["| s003 (Kim Ng) |"]
     assert section(text, "Files collect did not take")[2:] == ["| doealex_12_112_plot.png | not a notebook |"]
     assert section(text, "Students")[2:] == [
-        "| s001 | Jane Smith | 2025-03-01 12:00:00.000000 UTC | not graded | 0 |",
-        "| s002 | Alex Doe | 2025-03-01 12:00:00.000000 UTC | not graded | 0 |"]
+        "| s001 | Jane Smith | 2025-03-01 12:00:00.000000 UTC | - | not graded | 0 |",
+        "| s002 | Alex Doe | 2025-03-01 12:00:00.000000 UTC | - | not graded | 0 |"]
 
     assert tiny.run(paths, "grade", "tiny", "--workers", 1, "--time-limit", 300) == 0
     text = report(paths, capsys)
@@ -78,8 +78,8 @@ def test_report_lists_non_submitters_skipped_files_hand_grading_and_names(tmp_pa
     assert section(text, "Summary")[2] == "| 2 | 2 | 2 | 0 | 3.50 of 7 | 2 |"
     assert section(text, "Grading by hand")[2:] == ["| why_sigmoid | 2 | 0 | 2 |"]
     assert section(text, "Students")[2:] == [
-        "| s001 | Jane Smith | 2025-03-01 12:00:00.000000 UTC | 5 | 1 |",
-        "| s002 | Alex Doe | 2025-03-01 12:00:00.000000 UTC | 2 | 1 |"]
+        "| s001 | Jane Smith | 2025-03-01 12:00:00.000000 UTC | - | 5 | 1 |",
+        "| s002 | Alex Doe | 2025-03-01 12:00:00.000000 UTC | - | 2 | 1 |"]
 
     with Gradebook(f"sqlite:///{paths['course_dir'] / 'gradebook.db'}", "lstm_course") as gb:  # as formgrader saves
         grade = gb.find_grade("why_sigmoid", "tiny", "tiny", "s001")
@@ -88,7 +88,7 @@ def test_report_lists_non_submitters_skipped_files_hand_grading_and_names(tmp_pa
     text = report(paths, capsys)
     assert section(text, "Grading by hand")[2:] == ["| why_sigmoid | 2 | 1 | 1 |"]
     assert section(text, "Summary")[2] == "| 2 | 2 | 2 | 0 | 4.25 of 7 | 1 |"
-    assert section(text, "Students")[2] == "| s001 | Jane Smith | 2025-03-01 12:00:00.000000 UTC | 6.5 | 0 |"
+    assert section(text, "Students")[2] == "| s001 | Jane Smith | 2025-03-01 12:00:00.000000 UTC | - | 6.5 | 0 |"
 
 
 def test_a_report_before_any_grading_says_nothing_is_graded(tmp_path, capsys):

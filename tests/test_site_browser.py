@@ -4,7 +4,8 @@ Debian's chromium, driven headless by Playwright, loads each page from a local
 HTTP server. Every request that would leave localhost is blocked and recorded.
 Each page must load with no console error and no failed request, typeset all
 its maths with the MathJax copy the site serves, and load every image, each
-with alt text, and show no Markdown as raw text. A full-page screenshot of each page goes to
+with alt text, and show no Markdown as raw text; an exercise page's code fits
+its width. A full-page screenshot of each page goes to
 tests/output/screenshots/ for a person to look at.
 
 Accessibility: axe-core (bundled with axe-playwright-python, so it runs offline)
@@ -66,6 +67,8 @@ INSPECT_PAGE = """async () => {
     broken_images: images.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.currentSrc || i.src),
     images_without_alt: images.filter(i => !(i.getAttribute("alt") || "").trim()).map(i => i.currentSrc || i.src),
     image_count: images.length,
+    wide_code: [...document.querySelectorAll(".bd-article pre")].filter(p => p.scrollWidth > p.clientWidth)
+        .map(p => p.textContent.split("\\n").reduce((a, b) => b.length > a.length ? b : a, "").slice(0, 80)),
     raw_markdown: (() => {
       const prose = (document.querySelector("main") || document.body).cloneNode(true);
       prose.querySelectorAll("pre, code, script, style, mjx-container").forEach(e => e.remove());
@@ -245,6 +248,15 @@ def test_every_image_loads_and_has_alt_text(page_reports):
 def test_no_page_shows_raw_markdown(page_reports):
     assert not problems(page_reports, lambda r: r.inspection["raw_markdown"]), \
         "Markdown shown as text, not rendered:\n" + problems(page_reports, lambda r: r.inspection["raw_markdown"])
+
+
+def test_exercise_code_needs_no_sideways_scrolling(page_reports):
+    """Each code block of an exercise page is as wide as its longest line, at the window's 1280 pixels."""
+    exercises = {name: r for name, r in page_reports.items() if name.startswith("exercises/")}
+    assert exercises, "the site has no exercise pages"
+    assert not problems(exercises, lambda r: r.inspection["wide_code"]), \
+        "code blocks that scroll sideways (their longest line):\n" + \
+        problems(exercises, lambda r: r.inspection["wide_code"])
 
 
 def test_a_screenshot_of_every_page(page_reports):

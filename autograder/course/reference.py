@@ -18,6 +18,9 @@ import numpy as np
 
 from .api import GATES, KERAS_GATES, MAPPINGS, PARAM_KEYS
 
+# build_model's keras.optimizers.Adam settings: each gradient clipped to norm 1 (the recipe of long_gap)
+ADAM = {"learning_rate": 1e-2, "clipnorm": 1.0}
+
 # --- ex1_rnn_basics: a vanilla RNN and the mapping types ----------------------
 
 def sigmoid(z):
@@ -257,7 +260,7 @@ def build_model(seq_len, n_features, n_classes, units):
         keras.layers.LSTM(units),
         keras.layers.Dense(n_classes, activation="softmax"),
     ])
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2, clipnorm=1.0),
+    model.compile(optimizer=keras.optimizers.Adam(**ADAM),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 

@@ -60,7 +60,7 @@ def probe_model(model, probe):
                "input_shape": tuple(getattr(model, "input_shape", ())),
                "compiled": bool(getattr(model, "compiled", False)),
                "loss": loss if isinstance(loss, str) or loss is None else getattr(loss, "name", type(loss).__name__),
-               "probabilities": None, "load_error": ""}
+               **probe_optimizer(getattr(model, "optimizer", None)), "probabilities": None, "load_error": ""}
     if summary["layers"] != ["LSTM", "Dense"]:
         return summary
     lstm, dense = layers
@@ -76,6 +76,16 @@ def probe_model(model, probe):
         summary["load_error"] = f"{type(error).__name__}: {error}"
     return summary
 
+
+def probe_optimizer(optimizer):
+    """The optimizer's class and the settings the exercise asks for, as plain data (None where it has none)."""
+    def number(setting):
+        try:  # a float, a Keras variable or a schedule (read at the current step)
+            return float(np.asarray(getattr(optimizer, setting)))
+        except Exception:  # absent (None) or not a number
+            return None
+    return {"optimizer": None if optimizer is None else type(optimizer).__name__,
+            "learning_rate": number("learning_rate"), "clipnorm": number("clipnorm")}
 
 
 # --- walking nested results ---------------------------------------------------------

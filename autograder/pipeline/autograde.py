@@ -3,8 +3,8 @@
 Each worker owns a scratch copy of the course (its own gradebook, its own
 ``submitted/`` and ``autograded/`` folders), so workers never write the same
 SQLite file: nbgrader's ``Autograde`` converter grades one student there, and
-the worker sends back what nbgrader decided (scores, comments, late penalty)
-plus the test results. The parent records them one at a time (``record.py``).
+the worker sends back what nbgrader decided (scores, comments) plus the test
+results. The parent records them one at a time, with the late penalty (``record.py``).
 
 nbgrader's own steps run, in its order, with exactly these substitutions
 (``SANITIZE_STEPS``, ``AUTOGRADE_STEPS``; a test holds them to nbgrader's
@@ -12,7 +12,8 @@ defaults, so an upgrade that changes those fails loudly):
 
 1. every test cell is made the source's again, deleted ones included
    (``sanitize.RestoreTestCells`` for nbgrader's ``OverwriteCells``);
-2. the hidden tests' secret inputs are drawn (``secret_inputs``), the notebook
+2. the hidden tests' secret inputs, drawn by this (the instructor's) process
+   before the submission goes to a worker (``secret_inputs``), are handed on, the notebook
    runs in the sandbox (``execute``, ``sandbox``; for nbgrader's ``Execute``),
    and the hidden tests are judged outside the kernel (``judge``);
 3. the graded notebook is held to its size limit, every failed cell still failed
@@ -46,18 +47,19 @@ from nbgrader.converters import Autograde, NbGraderException
 from nbgrader.preprocessors import Execute, LimitOutput, OverwriteCells
 
 from . import limits
-from .course_folder import Course, CourseError, nbgrader_log
+from .course_folder import Course, nbgrader_log
+from .database import snapshot_to_sqlite, sqlite_file
 from .execute import CapGradedNotebook, SandboxedExecute
 from .judge import JudgeHiddenTests
 from .results import Graded
 from .sanitize import RestoreTestCells
 from .scores import read_scores
-from .secret_inputs import DrawSecretInputs
+from .secret_inputs import SecretInputs, checked_functions, submission_inputs
 
 SANITIZE_STEPS = [RestoreTestCells if step is OverwriteCells else step
                   for step in Autograde.class_traits()["sanitize_preprocessors"].default()]
 AUTOGRADE_STEPS = [step for default in Autograde.class_traits()["autograde_preprocessors"].default()
-                   for step in ((DrawSecretInputs, SandboxedExecute, JudgeHiddenTests) if default is Execute
+                   for step in ((SecretInputs, SandboxedExecute, JudgeHiddenTests) if default is Execute
                                 else (CapGradedNotebook,) if default is LimitOutput else (default,))]
 
 
@@ -65,7 +67,6 @@ AUTOGRADE_STEPS = [step for default in Autograde.class_traits()["autograde_prepr
 class RunOptions:
     cell_timeout: int = limits.CELL_TIMEOUT
     time_limit: int = limits.TIME_LIMIT
-    late_policy: str = "none"  # nbgrader's LateSubmissionPlugin: "none" or "zero"
     verbose: bool = False
     sandbox: bool = True       # False: kernels run unconfined, as the grader's user (trusted submissions only)
     memory_mb: int = limits.MEMORY_MB
@@ -76,7 +77,10 @@ class RunOptions:
 
 def grade_submissions(course: Course, assignment: str, submissions: dict, workers: int,
                       options: RunOptions, key: str):
-    """Autograde {student: fingerprint} with the course's secret key; yield a Graded per student as each finishes."""
+    """Autograde {student: fingerprint}; yield a Graded per student as each finishes.
+
+    The secret inputs are drawn here, under the course's key: the workers get the inputs, never the key.
+    """
     scratch = course.scratch_dir("scratch")
     # Kernels' private folders (inbox, sockets) go here: short paths, as Unix sockets need, and
     # removed at the end even if a worker died without cleaning up.
@@ -90,8 +94,10 @@ def grade_submissions(course: Course, assignment: str, submissions: dict, worker
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([__name__])
         with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=start_worker,
-                                 initargs=(course, snapshot, scratch, kernels, options, key)) as pool:
-            futures = {pool.submit(autograde_submission, student, assignment, fingerprint):
+                                 initargs=(course, snapshot, scratch, kernels, options)) as pool:
+            checked = checked_functions(course.db_url, assignment, course.notebooks(assignment))
+            futures = {pool.submit(autograde_submission, student, assignment, fingerprint,
+                                   submission_inputs(checked, key, assignment, student, fingerprint)):
                        (student, fingerprint) for student, fingerprint in sorted(submissions.items())}
             for future in as_completed(futures):
                 student, fingerprint = futures[future]
@@ -105,10 +111,11 @@ def grade_submissions(course: Course, assignment: str, submissions: dict, worker
 
 
 def copy_gradebook(db_url: str, dest: Path) -> None:
-    """A consistent copy of the SQLite gradebook (sqlite3's online backup)."""
-    if not db_url.startswith("sqlite:///"):
-        raise CourseError(f"grading in parallel needs an SQLite gradebook (sqlite:///...), not {db_url}")
-    source = sqlite3.connect(db_url.removeprefix("sqlite:///"))
+    """A consistent copy of the gradebook in the SQLite file dest: sqlite3's online backup of an SQLite one,
+    a PostgreSQL server's tables read in one transaction (``database.snapshot_to_sqlite``)."""
+    if sqlite_file(db_url) is None:
+        return snapshot_to_sqlite(db_url, dest)
+    source = sqlite3.connect(sqlite_file(db_url))
     target = sqlite3.connect(dest)
     with target:
         source.backup(target)
@@ -121,8 +128,8 @@ def copy_gradebook(db_url: str, dest: Path) -> None:
 class Worker:
     """One grading process's scratch course: its own gradebook copy and folders, used for every submission it gets."""
 
-    def __init__(self, course: Course, snapshot: Path, scratch: Path, kernels: str, options: RunOptions, key: str):
-        self.course, self.kernels, self.options, self.key = course, kernels, options, key
+    def __init__(self, course: Course, snapshot: Path, scratch: Path, kernels: str, options: RunOptions):
+        self.course, self.kernels, self.options = course, kernels, options
         self.root = Path(tempfile.mkdtemp(dir=scratch, prefix="worker-"))
         shutil.copy(snapshot, self.root / "gradebook.db")
         self.db_url = f"sqlite:///{self.root / 'gradebook.db'}"
@@ -131,14 +138,9 @@ class Worker:
         log.propagate = False
         log.addHandler(logging.StreamHandler() if options.verbose else logging.NullHandler())
         log.setLevel(logging.INFO if options.verbose else logging.ERROR)
-        if not options.verbose:
-            # Kernels inherit this stderr; their start-up warnings and nbgrader's
-            # SQLAlchemy warnings are noise between the progress line and the summary.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, 2)
-            os.close(devnull)
 
-    def autograde(self, student: str, assignment: str, fingerprint: str) -> Graded:
+    def autograde(self, student: str, assignment: str, fingerprint: str, inputs: dict) -> Graded:
+        """inputs: the secret inputs drawn for this submission (secret_inputs.submission_inputs)."""
         course, root = self.course, self.root
         graded = Graded(student, assignment, fingerprint)
         submitted = root / "submitted" / student / assignment
@@ -151,7 +153,7 @@ class Worker:
         if graded.failure:
             return graded
         coursedir = course.coursedir(assignment, student, root=root, db_url=self.db_url)
-        converter = SubmissionAutograde(coursedir=coursedir, config=self.nbgrader_config(fingerprint),
+        converter = SubmissionAutograde(coursedir=coursedir, config=self.nbgrader_config(inputs),
                                         log=nbgrader_log())
         converter.force = True
         try:
@@ -163,15 +165,13 @@ class Worker:
             self.read_results(graded, root / "autograded" / student / assignment, course.notebooks(assignment))
         return graded
 
-    def nbgrader_config(self, fingerprint: str):
+    def nbgrader_config(self, inputs: dict):
         """nbgrader's configuration for grading one submission in this worker's scratch course."""
         options = self.options
         config = self.course.nbgrader_config(root=self.root, db_url=self.db_url)
         config.Autograde.sanitize_preprocessors = SANITIZE_STEPS
         config.Autograde.autograde_preprocessors = AUTOGRADE_STEPS
-        config.LateSubmissionPlugin.penalty_method = options.late_policy
-        config.DrawSecretInputs.key = self.key
-        config.DrawSecretInputs.submission = fingerprint  # everything the kernel can see of the submission
+        config.SecretInputs.inputs = inputs
         config.SandboxedExecute.sandbox = options.sandbox
         config.SandboxedExecute.timeout = options.cell_timeout
         config.SandboxedExecute.time_limit = options.time_limit
@@ -190,7 +190,6 @@ class Worker:
             submission = self.gradebook.find_submission(graded.assignment, graded.student)
             graded.timestamp = submission.timestamp
             for notebook in submission.notebooks:
-                graded.late_penalties[notebook.name] = notebook.late_submission_penalty
                 for grade in notebook.grades:
                     graded.grades[(notebook.name, grade.name)] = grade.auto_score
                 for comment in notebook.comments:
@@ -212,10 +211,16 @@ _worker: Worker | None = None  # this process's Worker, made by the pool's initi
 def start_worker(*args) -> None:
     global _worker
     _worker = Worker(*args)
+    if not _worker.options.verbose:
+        # Kernels inherit this stderr; their start-up warnings and nbgrader's
+        # SQLAlchemy warnings are noise between the progress line and the summary.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
 
 
-def autograde_submission(student: str, assignment: str, fingerprint: str) -> Graded:
-    return _worker.autograde(student, assignment, fingerprint)
+def autograde_submission(student: str, assignment: str, fingerprint: str, inputs: dict) -> Graded:
+    return _worker.autograde(student, assignment, fingerprint, inputs)
 
 
 class SubmissionAutograde(Autograde):

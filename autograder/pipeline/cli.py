@@ -3,10 +3,13 @@
     autograder release  [ASSIGNMENT]          student versions (+ exchange)
     autograder collect  ASSIGNMENT SOURCE     LMS zip/folder, or --exchange
     autograder grade    ASSIGNMENT            parallel autograding
+    autograder extend   ASSIGNMENT STUDENT DUE   a student's own due date (or --extensions CSV)
     autograder feedback ASSIGNMENT            HTML feedback per student
     autograder export                         grades.csv + canvas.csv
     autograder report   ASSIGNMENT            pass rates, histogram, failures
     autograder formgrader                     nbgrader's formgrader: grade written answers by hand
+    autograder manual export|import ASSIGNMENT  written answers to a CSV, its scores and comments back
+    autograder publish  DEST                  the student edition (website, notebooks, student package)
 
 Only argument parsing and printing live here; each step is its own module.
 """
@@ -18,14 +21,18 @@ import sys
 
 from . import limits
 from .course_folder import DEFAULT_COURSE_DIR, ROOT, Course, CourseError, nbgrader_log, printable
+from .database import reaching_gradebook
 from .formgrader import FORMGRADER_PORT
+
+CLUSTER_ENV = "AUTOGRADER_CLUSTER"  # the course's Dask scheduler, for every `grade` without --cluster
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="autograder", description=__doc__.splitlines()[0])
     top.add_argument("--course-dir", default=DEFAULT_COURSE_DIR,
                      help="grading folder: gradebook, submissions, feedback (default: %(default)s)")
-    top.add_argument("--db-url", default="", help="gradebook URL (default: sqlite:///COURSE_DIR/gradebook.db)")
+    top.add_argument("--db-url", default="", help="gradebook URL: sqlite:///FILE or "
+                     "postgresql://USER:PASSWORD@HOST:PORT/DATABASE (default: sqlite:///COURSE_DIR/gradebook.db)")
     top.add_argument("--source", dest="source_dir", default=ROOT / "solutions",
                      help="instructor notebooks (default: %(default)s)")
     top.add_argument("--release", dest="release_dir", default=None,
@@ -56,12 +63,16 @@ def parser() -> argparse.ArgumentParser:
     grade = steps.add_parser("grade", help="autograde every new or changed submission")
     grade.add_argument("assignment")
     grade.add_argument("--workers", type=int, default=None, help="worker processes (default: number of cores)")
+    grade.add_argument("--cluster", default=os.environ.get(CLUSTER_ENV) or None, metavar="tcp://HOST:8786",
+                       help=f"grade on this Dask scheduler's workers instead (default: ${CLUSTER_ENV}, else locally)")
     grade.add_argument("--cell-timeout", type=int, default=limits.CELL_TIMEOUT,
                        help="seconds one cell may run (default: %(default)s)")
     grade.add_argument("--time-limit", type=int, default=limits.TIME_LIMIT,
                        help="seconds one notebook may run (default: %(default)s)")
-    grade.add_argument("--late-policy", choices=("none", "zero"), default="none",
-                       help="late submissions: no penalty, or a score of zero (default: none)")
+    grade.add_argument("--late-policy", metavar="POLICY",
+                       help="none, zero or per-day:PERCENT:FLOOR (per-day:10:50: 10%% of the score off per day "
+                            "late or part of one, never below 50%%); stored, and applied to the submissions "
+                            "graded before too (default: the stored policy, at first none)")
     grade.add_argument("--force", action="store_true", help="grade again even unchanged submissions")
     grade.add_argument("--student", action="append", metavar="ID",
                        help="grade only this student again, changed or not (repeatable); the others are untouched")
@@ -77,6 +88,12 @@ def parser() -> argparse.ArgumentParser:
                          help="outputs kept in a graded notebook (default: %(default)s)")
     sandbox.add_argument("--no-sandbox", action="store_true",
                         help="run student code unconfined, with your permissions: only for code you trust")
+
+    extend = steps.add_parser("extend", help="give students a due date of their own, used by the late policy")
+    extend.add_argument("assignment")
+    extend.add_argument("student", nargs="?", help="a student id (of the roster, the gradebook or a submission)")
+    extend.add_argument("due", nargs="?", help="with its time zone, e.g. '2025-03-04 17:00 UTC'; 'none' withdraws it")
+    extend.add_argument("--extensions", metavar="CSV", help="columns student_id,due: one student per row")
 
     feedback = steps.add_parser("feedback", help="HTML feedback for every graded student")
     feedback.add_argument("assignment")
@@ -94,6 +111,20 @@ def parser() -> argparse.ArgumentParser:
     formgrader = steps.add_parser("formgrader", help="nbgrader's formgrader on the gradebook, for manual grading")
     formgrader.add_argument("--port", type=int, default=FORMGRADER_PORT, help="(default: %(default)s)")
     formgrader.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+
+    manual = steps.add_parser("manual", help="grade written answers by hand in a spreadsheet: export, then import")
+    manual_steps = manual.add_subparsers(dest="manual_step", required=True, metavar="export|import")
+    manual_export = manual_steps.add_parser("export", help="one row per student and question graded by hand")
+    manual_export.add_argument("assignment")
+    manual_export.add_argument("--out", metavar="CSV", help="default: COURSE_DIR/exports/ASSIGNMENT_manual.csv")
+    manual_import = manual_steps.add_parser("import", help="the filled-in scores and comments into the gradebook")
+    manual_import.add_argument("assignment")
+    manual_import.add_argument("csv", metavar="CSV")
+
+    publish = steps.add_parser("publish", help="write the student edition, for the course's public repository")
+    publish.add_argument("dest", help="an empty or new folder")
+    publish.add_argument("--reveal", action="append", default=[], metavar="ASSIGNMENT",
+                         help="ship this assignment's reference solution (after its due date); repeatable")
     return top
 
 
@@ -109,13 +140,22 @@ def main(argv=None) -> int:
     course = Course(course_dir=args.course_dir, source_dir=args.source_dir, release_dir=args.release_dir,
                     db_url=args.db_url, course_id=args.course_id, exchange_root=args.exchange_root)
     try:
-        return STEPS[args.step](course, args)
+        with reaching_gradebook(course.db_url):  # a server that does not answer, before or during: one line
+            return STEPS[args.step](course, args)
     except CourseError as error:
         print(f"autograder {args.step}: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"autograder {args.step}: interrupted; what was finished is recorded", file=sys.stderr)
         return 130
+
+
+def run_publish(course, args) -> int:
+    from .publish import publish
+    assignments = publish(args.dest, args.reveal)
+    print(f"student edition in {args.dest}: website, chapters, {len(assignments)} exercises "
+          f"({', '.join(assignments)}), revealed: {', '.join(args.reveal) or 'none'}")
+    return 0
 
 
 def run_release(course, args) -> int:
@@ -134,10 +174,12 @@ def run_collect(course, args) -> int:
         raise CourseError("--max-file and --max-collect must be positive")
     report = collect(course, args.assignment, args.source, args.pattern or CANVAS_PATTERN,
                      args.roster, exchange=args.exchange, max_file_mb=args.max_file, max_collect_mb=args.max_collect)
+    def late(student):
+        return f"  ({report.lateness[student]})" if report.lateness.get(student) else ""
     for student, origin in report.collected:
-        print(f"collected  {printable(student):<24} {printable(origin)}")
+        print(f"collected  {printable(student):<24} {printable(origin)}{late(student)}")
     for student, origin in report.unchanged:
-        print(f"unchanged  {printable(student):<24} {printable(origin)}")
+        print(f"unchanged  {printable(student):<24} {printable(origin)}{late(student)}")
     for student, kept, dropped in report.duplicates:
         print(f"duplicate  {printable(student):<24} kept {printable(kept)}, ignored older {printable(dropped)}")
     for student, origin, kept in report.older:
@@ -167,12 +209,31 @@ def run_grade(course, args) -> int:
         print("autograder grade: WARNING: --no-sandbox: student code runs unconfined with YOUR permissions; "
               "it can read and change everything you can (solutions, gradebook, other students' work). "
               "Use it only for submissions you trust.", file=sys.stderr)
-    options = RunOptions(cell_timeout=args.cell_timeout, time_limit=args.time_limit, late_policy=args.late_policy,
+    options = RunOptions(cell_timeout=args.cell_timeout, time_limit=args.time_limit,
                          verbose=args.verbose, sandbox=not args.no_sandbox, memory_mb=args.memory,
                          processes=args.processes,
                          cpu_seconds=args.cpu_time, max_output_mb=args.max_output)
-    summary = grade(course, args.assignment, args.workers, args.force, options, only=args.student)
+    summary = grade(course, args.assignment, args.workers, args.force, options, only=args.student,
+                    late_policy=args.late_policy, cluster=args.cluster)
     print(summary_table(summary))
+    return 0
+
+
+def run_extend(course, args) -> int:
+    from . import lateness
+    course.require_assignment(args.assignment)
+    if bool(args.extensions) == bool(args.student) or bool(args.student) != bool(args.due):
+        raise CourseError("give either STUDENT DUE or --extensions CSV")
+    if args.extensions:
+        wanted, source = lateness.read_extensions_csv(args.extensions), args.extensions
+    else:
+        wanted, source = {args.student: args.due}, ""
+    for line in lateness.grant_extensions(course, args.assignment, wanted, source):
+        print(line)
+    for change in lateness.record_penalties(course, args.assignment, students=sorted(wanted)):
+        print(f"re-recorded {printable(change.student)}: {change.lateness}, score "
+              f"{change.score - change.before:g} -> {change.score - change.after:g} "
+              f"({lateness.load_policy(course, args.assignment)})")
     return 0
 
 
@@ -214,5 +275,18 @@ def run_formgrader(course, args) -> int:
     return 1
 
 
-STEPS = {"release": run_release, "collect": run_collect, "grade": run_grade,
-         "feedback": run_feedback, "export": run_export, "report": run_report, "formgrader": run_formgrader}
+def run_manual(course, args) -> int:
+    from .manual import export_manual, import_manual
+    if args.manual_step == "export":
+        path, rows, waiting = export_manual(course, args.assignment, args.out)
+        print(f"wrote {path}: {rows} answers graded by hand, {waiting} waiting for a grade")
+    else:
+        scores, comments, unchanged = import_manual(course, args.assignment, args.csv)
+        print(f"imported {args.csv}: {scores} scores and {comments} comments written; "
+              f"rows left as they were: {unchanged}")
+    return 0
+
+
+STEPS = {"release": run_release, "collect": run_collect, "grade": run_grade, "extend": run_extend,
+         "feedback": run_feedback, "export": run_export, "report": run_report, "formgrader": run_formgrader,
+         "manual": run_manual, "publish": run_publish}

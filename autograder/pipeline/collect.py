@@ -34,9 +34,10 @@ from nbgrader.utils import parse_utc
 
 from . import limits
 from .course_folder import ROSTER_COLUMNS, Course, CourseError, files_digest, folder_digest, replace_folder
+from .lateness import how_late, read_dues
 
 # Canvas: <name>[_LATE]_<user id>_<submission id>_<file name>[-<resubmission>].ipynb
-CANVAS_PATTERN = (r"(?P<student>[^_]+?)(?:_late)?_(?P<lms_id>\d+)_\d+_"
+CANVAS_PATTERN = (r"(?P<student>[^_]+?)(?P<late>_late)?_(?P<lms_id>\d+)_\d+_"
                   r"(?P<notebook>.+?)(?:-\d+)?\.ipynb")
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"  # nbgrader's, parsed by nbgrader.utils.parse_utc
 
@@ -48,6 +49,7 @@ class Candidate:
     timestamp: datetime.datetime  # UTC, naive
     origin: str  # where it came from, as the instructor would name it
     files: dict  # name in the submission folder -> read(): its bytes, or TooLarge
+    marked_late: bool = False  # the LMS named it late (Canvas's _LATE); its time decides
 
 
 @dataclass
@@ -59,6 +61,7 @@ class CollectReport:
     skipped: list = field(default_factory=list)     # (origin, reason)
     unknown: list = field(default_factory=list)     # (origin, LMS id or name) of students not in the roster
     foreign: list = field(default_factory=list)     # notebook names of files of other assignments
+    lateness: dict = field(default_factory=dict)    # student -> "on time" or "late by ..." (with a due date)
     roster: str = ""  # what was done with a given roster
     stopped: str = ""  # why collect stopped before the end (the bound on what it writes), "" if it did not
 
@@ -121,7 +124,9 @@ def collect(course: Course, assignment: str, source: Path | None, pattern: str =
     course.add_skipped(assignment, report.skipped)
     room = int(max_collect_mb * 2**20)  # bytes this collect may still write
     chosen = sorted(newest_per_student(candidates, report).items())
+    dues = read_dues(course, assignment)
     for done, (student, files) in enumerate(chosen):
+        report.lateness[student] = lateness_text(dues, student, files.values())
         room -= write_submission(course, assignment, student, files, room, report)
         if room < 0:
             report.stopped = (f"stopped before {student}: it would pass {max_collect_mb:g} MB, the most one collect "
@@ -129,6 +134,15 @@ def collect(course: Course, assignment: str, source: Path | None, pattern: str =
                               f"not {student} and the {len(chosen) - done - 1} after it")
             break
     return report
+
+
+def lateness_text(dues, student: str, chosen) -> str:
+    """How late the newest of a student's chosen files is; one Canvas named late that is on time here
+    (Canvas's due date or extension is not this course's) says so."""
+    text = how_late(dues.seconds_late(student, max(c.timestamp for c in chosen)))
+    if text == "on time" and any(c.marked_late for c in chosen):
+        return f"{text} (Canvas named it _LATE, by a due date of its own)"
+    return text
 
 
 def refuse_invalid_rows(roster: dict | None, report: CollectReport) -> set:
@@ -275,7 +289,7 @@ def match_lms_files(files, pattern: str, notebooks: list[str], roster: dict | No
             continue
         if roster is None and lms_id:
             lms_users[student] = lms_id
-        yield Candidate(student, mtime, name, {f"{notebook}.ipynb": read})
+        yield Candidate(student, mtime, name, {f"{notebook}.ipynb": read}, bool(groups.get("late")))
 
 
 def lms_identities(users: list, known: dict) -> dict:

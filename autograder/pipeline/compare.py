@@ -18,7 +18,7 @@ import secrets
 import numpy as np
 
 from autograder.course import reference
-from autograder.course.api import HOLDS_INPUTS, OUTPUT_NAMES
+from autograder.course.api import BUILDS_ON, HOLDS_INPUTS, OUTPUT_NAMES
 from autograder.kernel.call import PROBE, arrays, call_function
 from autograder.kernel.mailbox import Opaque
 
@@ -30,13 +30,32 @@ GRADCHECK_STEP, GRADCHECK_TOL = 1e-6, 1e-5
 
 
 def check_in_place(name, function, seed=None, only=None):
-    """Judge `function` in this (trusted) process on random inputs; AssertionError naming the first problem."""
+    """Judge `function` in this (trusted) process on random inputs; AssertionError naming the first problem,
+    led by the earlier function to fix first when one it calls fails its own check."""
     seed = secrets.randbelow(2**32) if seed is None else seed
     for arguments in cases.draw(name, np.random.default_rng(seed)):
         problem = judge_outcome(name, arguments, call_function(name, function, arguments), only=only)
         if problem:
-            raise AssertionError(f"{name}: {problem}\n(on a random input with {describe(arguments)}; "
+            raise AssertionError(f"{_wrong_earlier_lead(name, function, seed)}{name}: {problem}\n"
+                                 f"(on a random input with {describe(arguments)}; "
                                  f"reproduce with check_function({name!r}, {name}, seed={seed}))")
+
+
+def fix_first(earlier, name):
+    """The lead of a message about `name` when `earlier`, which it calls, is wrong."""
+    return f"fix `{earlier}` first (its test fails): {name} calls it. "
+
+
+def _wrong_earlier_lead(name, function, seed):
+    """fix_first for the first earlier function (the one the notebook defines next to `function`) that fails."""
+    for earlier in BUILDS_ON.get(name, ()):
+        called = getattr(function, "__globals__", {}).get(earlier)
+        if callable(called):
+            try:
+                check_in_place(earlier, called, seed)
+            except AssertionError:
+                return fix_first(earlier, name)
+    return ""
 
 
 def judge_outcome(name, arguments, outcome, reveal=True, only=None):
@@ -205,6 +224,8 @@ def _judge_model(arguments, model, reveal=True):
     if model["loss"] != "sparse_categorical_crossentropy":
         return (f"compile with loss='sparse_categorical_crossentropy' (the labels are class numbers), "
                 f"not {model['loss']!r}")
+    if problem := _judge_optimizer(model):
+        return problem
     if model["load_error"]:
         return f"loading weights of the right shapes into its layers failed: {model['load_error']}"
     probe = {k: np.asarray(v, dtype=np.float64) for k, v in arguments[PROBE].items()}
@@ -215,6 +236,18 @@ def _judge_model(arguments, model, reveal=True):
     expected = np.exp(logits - logits.max(axis=1, keepdims=True))
     expected /= expected.sum(axis=1, keepdims=True)
     return _compare_arrays(expected, model["probabilities"], "the model's output for the same weights", True, reveal)
+
+
+def _judge_optimizer(model):
+    """Adam with the settings of reference.ADAM: the long-gap task trains only with them."""
+    wanted = "keras.optimizers.Adam(" + ", ".join(f"{k}={v!r}" for k, v in reference.ADAM.items()) + ")"
+    if model["optimizer"] != "Adam":
+        return f"compile with optimizer={wanted}, not {model['optimizer']}"
+    for setting, value in reference.ADAM.items():
+        if model[setting] is None or not np.isclose(model[setting], value, rtol=RTOL_32, atol=0):
+            got = "none" if model[setting] is None else f"{model[setting]:g}"
+            return f"the optimizer should be {wanted}, but its {setting} is {got}"
+    return None
 
 
 # --- naming ----------------------------------------------------------------------------

@@ -4,11 +4,13 @@ An instructor never sees nbgrader's folder conventions. The course has
 * ``solutions/<assignment>/`` — the instructor notebooks (nbgrader's "source"),
 * ``exercises/<assignment>/`` — the student versions (nbgrader's "release"),
 * a grading folder (default ``grading/``, gitignored) holding the SQLite
-  gradebook and nbgrader's working folders ``submitted/``, ``autograded/``,
-  ``feedback/``, plus ours: ``results/`` (what each run found), ``exports/``,
+  gradebook (unless it is on a PostgreSQL server: ``database.py``) and
+  nbgrader's working folders ``submitted/``, ``autograded/``, ``feedback/``,
+  plus ours: ``results/`` (what each run found), ``exports/``,
   ``reports/``, the course's ``secret_key`` (the hidden inputs derive from it),
-  its ``roster.csv`` (stored by the first collect given one) and ``skipped/``
-  (the files collect did not take, with their reasons).
+  its ``roster.csv`` (stored by the first collect given one), ``skipped/``
+  (the files collect did not take, with their reasons), ``extensions/`` (students'
+  own due dates) and ``late_policy.json`` (each assignment's late policy).
 Every path and the database URL can be changed; defaults are anchored at the
 repository, so the command works from any directory. A grading folder other than
 the default gets its own ``exercises/`` unless the release folder is given too:
@@ -48,7 +50,7 @@ class Course:
     course_dir: Path = DEFAULT_COURSE_DIR
     source_dir: Path = ROOT / "solutions"
     release_dir: Path | None = None  # default: see default_release_dir
-    db_url: str = ""  # default: sqlite:///<course_dir>/gradebook.db
+    db_url: str = ""  # default: sqlite:///<course_dir>/gradebook.db; or a PostgreSQL server's postgresql://...
     course_id: str = "lstm_course"
     exchange_root: Path | None = None  # an nbgrader exchange (JupyterHub courses)
 
@@ -59,8 +61,9 @@ class Course:
                 object.__setattr__(self, name, Path(value).resolve())
         if self.release_dir is None:
             object.__setattr__(self, "release_dir", default_release_dir(self.course_dir))
-        if not self.db_url:
-            object.__setattr__(self, "db_url", f"sqlite:///{self.course_dir / 'gradebook.db'}")
+        from .database import sqlalchemy_url
+        db_url = self.db_url or f"sqlite:///{self.course_dir / 'gradebook.db'}"
+        object.__setattr__(self, "db_url", sqlalchemy_url(db_url))
 
     # --- assignments -----------------------------------------------------
 
@@ -108,7 +111,7 @@ class Course:
         path = self.results_file(assignment)
         return json.loads(path.read_text()) if path.exists() else {}
 
-    # --- the roster and what collect left out --------------------------------
+    # --- the roster, what collect left out, extensions and late policies ----------
 
     def roster_file(self) -> Path:
         return self.course_dir / ROSTER_FILE
@@ -141,10 +144,17 @@ class Course:
         entries = set(self.load_skipped(assignment)) | {tuple(entry) for entry in skipped}
         write_atomically(self.skipped_file(assignment), json.dumps(sorted(entries), indent=1) + "\n")
 
+    def extensions_file(self, assignment: str) -> Path:
+        return self.course_dir / "extensions" / f"{assignment}.csv"
+
+    def late_policy_file(self) -> Path:
+        return self.course_dir / "late_policy.json"
+
     def require_gradebook(self) -> None:
-        path = self.db_url.removeprefix("sqlite:///")
-        if self.db_url.startswith("sqlite:///") and not Path(path).is_file():
-            raise CourseError(f"no gradebook at {path}: run `autograder release` and `autograder grade` first")
+        from .database import gradebook_exists, server_name, sqlite_file
+        if not gradebook_exists(self.db_url):
+            where = sqlite_file(self.db_url) or f"the PostgreSQL server {server_name(self.db_url)}"
+            raise CourseError(f"no gradebook at {where}: run `autograder release` and `autograder grade` first")
 
     def scratch_dir(self, prefix: str) -> Path:
         """A private folder inside the grading folder (same file system: renames are atomic)."""
@@ -173,8 +183,8 @@ class Course:
 
     def lms_ids(self) -> dict:
         """The gradebook's students: {student_id: LMS user id, or "" if none was recorded}; {} before any."""
-        path = self.db_url.removeprefix("sqlite:///")
-        if self.db_url.startswith("sqlite:///") and not Path(path).is_file():
+        from .database import gradebook_exists
+        if not gradebook_exists(self.db_url):
             return {}
         from nbgrader.api import Gradebook
         with Gradebook(self.db_url, self.course_id) as gb:
@@ -225,6 +235,10 @@ def printable(text) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
+# OWASP's list: a spreadsheet runs a cell starting so as a formula (the CSVs of export and manual quote them)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def nbgrader_log() -> logging.Logger:
     """nbgrader's messages: hidden unless --verbose; ours are one line each."""
     return logging.getLogger("autograder.nbgrader")
@@ -244,7 +258,7 @@ def folder_digest(folder: Path) -> str:
 
 # --- atomic writes: a reader never sees a half-written file ----------------------
 
-def write_atomically(path: Path, data: str | bytes) -> None:
+def write_atomically(path: Path, data: str | bytes, mode: int = 0o644) -> None:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -254,7 +268,7 @@ def write_atomically(path: Path, data: str | bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data.encode() if isinstance(data, str) else data)
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

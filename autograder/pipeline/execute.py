@@ -4,7 +4,7 @@
 
 * the kernel runs in the sandbox (``sandbox.py``; or unconfined with
   ``sandbox=False``, for trusted submissions), with the hidden tests' secret
-  inputs in its inbox (drawn by ``secret_inputs.DrawSecretInputs``);
+  inputs in its inbox (drawn by the instructor's process, ``secret_inputs``);
 * outcome messages the hidden tests post (``mailbox.OUTCOME``) are taken out of
   the notebook as they arrive and kept, per cell, for ``judge.JudgeHiddenTests``;
 * a cell that kills the kernel (``os._exit``, running out of memory) or runs

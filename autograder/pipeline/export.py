@@ -2,7 +2,8 @@
 
 ``grades.csv`` has one row per student and, per assignment, its score (after
 any late penalty), a note (``<assignment>/note``: why the newest submission
-could not be graded, if it could not) and one column per graded question
+could not be graded, if it could not; "on time" or how late it was and the
+points the late policy took off) and one column per graded question
 (``<assignment>/<grade cell>``). Every collected
 submission has a row: one that could not be graded has an empty score and its
 reason. ``canvas.csv`` is Canvas' gradebook-import format: the five student
@@ -19,7 +20,8 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from .course_folder import Course, write_atomically
+from . import lateness
+from .course_folder import FORMULA_STARTS, Course, write_atomically
 
 CANVAS_STUDENT_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 
@@ -37,12 +39,17 @@ def export(course: Course, out_dir: Path | None = None) -> list[Path]:
 def read_gradebook(course: Course) -> dict:
     """Everything the exports need, as plain sorted data."""
     with Gradebook(course.db_url, course.course_id) as gb:
+        names = [assignment.name for assignment in gb.assignments]
+    for name in names:  # penalties as the policy takes them from today's scores (a score given by hand since)
+        lateness.record_penalties(course, name)
+    with Gradebook(course.db_url, course.course_id) as gb:
         assignments = []
         for assignment in sorted(gb.assignments, key=lambda a: a.name):
             questions = sorted((nb.name, cell.name, cell.max_score) for nb in assignment.notebooks
                                for cell in nb.grade_cells + nb.task_cells)
             assignments.append((assignment.name, assignment.max_score, questions))
         results = {name: course.load_results(name) for name, _, _ in assignments}
+        dues = {name: lateness.read_dues(course, name, gb) for name, _, _ in assignments}
         known = {student.id: student for student in gb.students}
         students = []
         for student_id in sorted(set(known).union(*results.values())):
@@ -50,11 +57,16 @@ def read_gradebook(course: Course) -> dict:
             scores = {}
             for name, _, questions in assignments:
                 entry = results[name].get(student_id, {})
-                scores[(name, "note")] = entry.get("reason", "")  # not how a crash went: that may vary
+                reason = entry.get("reason", "")  # not how a crash went: that may vary
                 try:
                     submission = gb.find_submission(name, student_id)
                 except MissingEntry:
+                    late = dues[name].seconds_late(student_id, lateness.collected_time(course, name, student_id))
+                    scores[(name, "note")] = "; ".join(filter(None, [reason, lateness.how_late(late)]))
                     continue
+                late = lateness.lateness_note(dues[name].seconds_late(student_id, submission.timestamp),
+                                              submission.late_submission_penalty)
+                scores[(name, "note")] = "; ".join(filter(None, [reason, late]))
                 scores[name] = submission.score - (submission.late_submission_penalty or 0)
                 for notebook, cell, _ in questions:
                     scores[(name, notebook, cell)] = gb.find_grade(cell, notebook, name, student_id).score
@@ -70,9 +82,6 @@ def question_column(assignment: str, notebook: str, cell: str, single_notebook: 
 
 def number(value) -> str:
     return spreadsheet_text(value) if isinstance(value, str) else "" if value is None else f"{value:g}"
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP's list: a spreadsheet runs such a cell as a formula
 
 
 def spreadsheet_text(text: str) -> str:

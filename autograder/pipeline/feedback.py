@@ -4,7 +4,8 @@ nbgrader's ``GenerateFeedback`` renders each graded notebook with its scores;
 we add two preprocessors: one takes the hidden tests' code out of the test
 cells (and the tracebacks that would quote it, and any output line quoting
 it: the kernel runs it, so a submission can print it), the other puts, above the
-notebook, the tests the student did not pass and their messages. The hidden
+notebook, when it was submitted against the student's due date (and what the late
+policy took off), and the tests the student did not pass and their messages. The hidden
 tests' inputs never reach the graded notebook (``execute.py`` takes the
 outcomes out), so they cannot reach the feedback either. Pages are generated into a scratch folder and
 moved into ``feedback/<student>/<assignment>/`` whole, so a student never gets
@@ -26,16 +27,17 @@ from pathlib import Path
 
 import nbformat
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.api import MissingEntry
+from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.auth import Authenticator
 from nbgrader.converters import GenerateFeedback, NbGraderException
 from nbgrader.exchange import ExchangeError
 from nbgrader.exchange.default import ExchangeReleaseFeedback
 from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
-from traitlets import default
+from traitlets import Unicode, default
 
 from autograder.course.api import HIDDEN_BEGIN, HIDDEN_BLOCK
 
+from . import lateness
 from .course_folder import Course, CourseError, nbgrader_log, replace_folder, write_atomically
 from .safe_pages import FeedbackExporter, SafeOutputMetadata
 from .scores import read_scores
@@ -82,17 +84,21 @@ class HideHiddenTests(NbGraderPreprocessor):
 
 
 class FailedTestsSummary(NbGraderPreprocessor):
-    """Insert, as the first cell, the list of failed tests with their messages."""
+    """Insert, as the first cell, when it was submitted and the list of failed tests with their messages."""
+
+    lateness = Unicode("", help="one line: submitted when, against which due date, the points taken off").tag(
+        config=True)
 
     def preprocess(self, nb, resources):
         failed = [t for t in read_scores(resources["nbgrader"]["notebook"], nb) if not t.passed]
+        lines = [self.lateness, ""] if self.lateness else []
         if failed:
-            lines = ["### Tests you did not pass", ""]
+            lines += ["### Tests you did not pass", ""]
             for test in failed:
                 message = test.message.replace("`", "'")
                 lines.append(f"- **{test.grade_id}** ({test.score:g} of {test.points:g} points): `{message}`")
         else:
-            lines = ["### All tests passed"]
+            lines += ["### All tests passed"]
         nb.cells.insert(0, nbformat.v4.new_markdown_cell("\n".join(lines)))
         return nb, resources
 
@@ -134,6 +140,7 @@ def generate_feedback(course: Course, assignment: str, canvas_download: Path | N
         raise CourseError(f"nothing graded yet for {assignment}: run `autograder grade {assignment}` first")
     prefixes = None if canvas_download is None else canvas_submissions(Path(canvas_download))  # bad zip: stop now
     report = FeedbackReport()
+    lateness.record_penalties(course, assignment)  # as the policy takes them from today's scores
     scratch = course.scratch_dir("feedback")
     try:
         for student in students:
@@ -195,6 +202,7 @@ def write_student_feedback(course: Course, assignment: str, student: str, scratc
     config.CourseDirectory.feedback_directory = str(scratch)
     config.GenerateFeedback.preprocessors = [HideHiddenTests, SafeOutputMetadata, GetGrades, FailedTestsSummary,
                                              CSSHTMLHeaderPreprocessor]
+    config.FailedTestsSummary.lateness = lateness_line(course, assignment, student)
     coursedir = course.coursedir(assignment, student)
     coursedir.feedback_directory = str(scratch)
     converter = StudentFeedback(coursedir=coursedir, config=config, log=nbgrader_log())
@@ -204,6 +212,22 @@ def write_student_feedback(course: Course, assignment: str, student: str, scratc
     except NbGraderException as error:
         return converter.failure or one_line(error)
     return None
+
+
+def lateness_line(course: Course, assignment: str, student: str) -> str:
+    """'Submitted ... (due ...): late by 1 day 3 h; the late policy took 0.6 points off.'; "" without a due date."""
+    with Gradebook(course.db_url, course.course_id) as gb:
+        try:
+            submission = gb.find_submission(assignment, student)
+        except MissingEntry:
+            return ""
+        due = lateness.read_dues(course, assignment, gb).of(student)
+        submitted, penalty = submission.timestamp, submission.late_submission_penalty
+    if due is None or submitted is None:
+        return ""
+    line = (f"Submitted {lateness.utc_text(submitted)} (due {lateness.utc_text(due)}): "
+            f"{lateness.how_late((submitted - due).total_seconds())}")
+    return f"{line}; the late policy took {penalty:g} points off." if penalty else f"{line}."
 
 
 def one_line(error: Exception) -> str:

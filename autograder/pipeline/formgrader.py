@@ -50,7 +50,8 @@ def run_formgrader(course: Course, port: int, ip: str) -> None:
     left running without its parent.
     """
     course.require_gradebook()
-    write_atomically(course.course_dir / "nbgrader_config.py", formgrader_config(course))
+    # mode 0600: the config holds the gradebook's URL, a PostgreSQL server's password with it
+    write_atomically(course.course_dir / "nbgrader_config.py", formgrader_config(course), mode=0o600)
     token = os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(24)
     print(f"formgrader: http://{ip}:{port}/formgrader?token={token}  (Ctrl-C stops it)", flush=True)
     command = server_command(course, port, ip, token)

@@ -16,7 +16,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from autograder.course.api import BUILDS_ON
 from autograder.kernel.call import Outcome
 
-from .compare import describe, judge_outcome
+from .compare import describe, fix_first, judge_outcome
 from .results import error_output
 
 
@@ -52,7 +52,7 @@ def blame_first(functions: list, wrong: set, problem: str) -> str:
     for name in functions:
         for earlier in BUILDS_ON.get(name, ()):
             if earlier in wrong:
-                return f"fix `{earlier}` first (its test fails): {name} calls it. {problem}"
+                return fix_first(earlier, name) + problem
     return problem
 
 

@@ -1,14 +1,15 @@
 """Record: write what grading found into the one gradebook, serially.
 
 Workers grade in scratch copies of the course; only this module, in the parent
-process, writes the course's SQLite gradebook — the fields nbgrader's
-``SaveAutoGrades`` and ``AssignLatePenalties`` would have written — and moves
+process, writes the course's gradebook (SQLite or PostgreSQL) — the fields
+nbgrader's ``SaveAutoGrades`` and ``AssignLatePenalties`` would have written, the
+penalty under the course's late policy and the student's due date (``lateness``) — and moves
 the graded notebooks into ``autograded/``. Beside the gradebook it keeps
 ``results/<assignment>.json``: per student, the fingerprint of the graded
 submission (so a re-run grades only new or changed ones), the time it took,
 the reason it failed, and the judged tests (for feedback and the report).
 
-Each student's rows are written in one SQLite transaction (nbgrader's helpers
+Each student's rows are written in one database transaction (nbgrader's helpers
 commit after every change; here only the last commit counts), so a crash
 leaves a student's old rows or new ones, never half of each; the results file,
 written last and atomically, marks the student done, so a re-run grades again
@@ -25,6 +26,7 @@ from nbgrader.api import Gradebook
 from sqlalchemy.exc import SAWarning
 
 from .course_folder import Course, replace_folder, write_atomically
+from .lateness import LatePolicy, assign_penalties, load_policy, read_dues
 from .results import Graded
 
 
@@ -36,8 +38,9 @@ def is_graded(results: dict, student: str, fingerprint: str) -> bool:
 class Recorder:
     """One open gradebook for a batch; ``record`` is called once per submission."""
 
-    def __init__(self, course: Course, assignment: str):
+    def __init__(self, course: Course, assignment: str, policy: LatePolicy | None = None):
         self.course, self.assignment = course, assignment
+        self.policy = policy or load_policy(course, assignment)
         self.results = course.load_results(assignment)
         self.gradebook = None  # opened at the first record, after the workers have forked
 
@@ -80,8 +83,6 @@ class Recorder:
         timestamp = {"timestamp": graded.timestamp} if graded.timestamp else {}
         submission = gb.update_or_create_submission(assignment, student, **timestamp)
         for notebook in submission.notebooks:  # walk the submission's rows: no query per cell
-            if notebook.name in graded.late_penalties:
-                notebook.late_submission_penalty = graded.late_penalties[notebook.name]
             for grade in notebook.grades:
                 if (notebook.name, grade.name) in graded.grades:
                     grade.auto_score = graded.grades[(notebook.name, grade.name)]
@@ -90,6 +91,8 @@ class Recorder:
             for comment in notebook.comments:
                 if (notebook.name, comment.name) in graded.comments:
                     comment.auto_comment = graded.comments[(notebook.name, comment.name)]
+        due = read_dues(self.course, assignment, gb).of(student)
+        graded.late_penalties = assign_penalties(gb, submission, self.policy, due)
 
 
 @contextmanager

@@ -7,10 +7,7 @@ in the gradebook, which grading needs. With an exchange configured, the
 student versions are then released to it for ``nbgrader fetch_assignment``.
 """
 
-import datetime
-import re
 import shutil
-import zoneinfo
 from dataclasses import replace
 
 from nbgrader.api import Gradebook, MissingEntry
@@ -20,6 +17,7 @@ from nbgrader.exchange import ExchangeError
 from nbgrader.exchange.default import ExchangeReleaseAssignment
 
 from .course_folder import Course, CourseError, nbgrader_log
+from .lateness import parse_due
 
 
 def release(course: Course, assignment: str, due: str | None = None) -> list[str]:
@@ -62,40 +60,6 @@ def generate_assignment(course: Course, assignment: str, due: str | None = None)
         converter.start()
     except NbGraderException as error:
         raise CourseError(f"nbgrader could not generate {assignment}: {error}")
-
-
-DUE = re.compile(r"(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2})?)\s+(\S+)")
-OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})")
-DUE_EXAMPLES = "e.g. '2025-03-01 17:00:00 UTC', '2025-03-01 09:00 -08:00' or '2025-03-01 09:00 America/Los_Angeles'"
-
-
-def parse_due(text: str) -> datetime.datetime:
-    """A due date with its time zone, as the gradebook keeps it: naive UTC.
-
-    nbgrader's own parse_utc reads '-0800' as -800 seconds and an unknown
-    abbreviation such as 'PST' as UTC, silently; here a zone is required and
-    must be UTC, an offset or an IANA name.
-    """
-    match = DUE.fullmatch(text.strip())
-    try:
-        when = datetime.datetime.fromisoformat(match[1]) if match else None
-    except ValueError:
-        when = None
-    if when is None:
-        raise CourseError(f"--due '{text}' is not a date and time with its time zone, {DUE_EXAMPLES}")
-    zone = match[2]
-    if zone in ("UTC", "Z"):
-        tz = datetime.UTC
-    elif offset := OFFSET.fullmatch(zone):
-        sign = -1 if offset[1] == "-" else 1
-        tz = datetime.timezone(sign * datetime.timedelta(hours=int(offset[2]), minutes=int(offset[3])))
-    else:
-        try:
-            tz = zoneinfo.ZoneInfo(zone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise CourseError(f"--due '{text}': unknown time zone '{zone}' (abbreviations such as PST are "
-                              f"ambiguous), {DUE_EXAMPLES}")
-    return when.replace(tzinfo=tz).astimezone(datetime.UTC).replace(tzinfo=None)
 
 
 def ensure_in_gradebook(course: Course, assignment: str) -> None:

@@ -1,7 +1,8 @@
 """Report: how a class did on one assignment, for the instructor.
 
 Per-question pass rates, the progress of grading by hand (nbgrader's
-``needs_manual_grade``), students' names and a score histogram come from the
+``needs_manual_grade``), students' names, how late each submission was (against
+their due date, ``lateness``) and a score histogram come from the
 gradebook; the most frequent failing tests (with their messages) and the
 slowest submissions from the results of the last grading run; who on the
 roster submitted nothing, and which files collect did not take and why, from
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
+from . import lateness
 from .course_folder import Course, CourseError, write_atomically
 
 # The HTML report runs no script at all: its text (students' ids, failure messages) is escaped, and should
@@ -30,6 +32,7 @@ def write_report(course: Course, assignment: str, fmt: str = "md", out_dir: Path
     course.require_gradebook()
     course.require_assignment(assignment)
     out_dir = Path(out_dir or course.course_dir / "reports")
+    lateness.record_penalties(course, assignment)  # as the policy takes them from today's scores
     scores = class_scores(course, assignment)
     results = course.load_results(assignment)
     histogram = out_dir / f"{assignment}_scores.png"
@@ -50,6 +53,7 @@ class ClassScores:
     to_grade: dict      # student -> manually graded questions still to grade
     names: dict         # student -> "First Last", of those the gradebook has a name for
     max_score: float
+    late: dict          # student -> "on time", or how late and the points taken off (with a due date)
 
 
 def sections(course: Course, assignment: str, scores: ClassScores, results: dict, top: int) -> list:
@@ -68,6 +72,10 @@ def sections(course: Course, assignment: str, scores: ClassScores, results: dict
                      "failed to grade", "mean score", "still to grade by hand"],
          [[len(submitted), len(scores.totals), graded, len(failed), mean_score(scores),
            sum(scores.to_grade.values())]]),
+        ("Lateness", ["late policy", "graded late", "graded on time"],
+         [[lateness.load_policy(course, assignment).describe(),
+           sum(text.startswith("late") for text in scores.late.values()),
+           sum(text == "on time" for text in scores.late.values())]]),
         ("Students", [header for header, _ in STUDENT_COLUMNS],
          [[column(student, scores, course, assignment) for _, column in STUDENT_COLUMNS]
           for student in sorted(set(submitted) | set(scores.totals))]),
@@ -110,10 +118,19 @@ STUDENT_COLUMNS = [
     ("student", lambda student, scores, course, assignment: student),
     ("name", lambda student, scores, course, assignment: scores.names.get(student, "")),
     ("submitted", lambda student, scores, course, assignment: submitted_at(student, course, assignment)),
+    ("late", lambda student, scores, course, assignment: late_text(student, scores, course, assignment)),
     ("score", lambda student, scores, course, assignment:
         f"{scores.totals[student]:g}" if student in scores.totals else "not graded"),
     ("to grade by hand", lambda student, scores, course, assignment: scores.to_grade.get(student, 0)),
 ]
+
+
+def late_text(student: str, scores: ClassScores, course: Course, assignment: str) -> str:
+    """The graded submission's lateness, else the collected one's (not graded yet); "-" without a due date."""
+    if student in scores.late:
+        return scores.late[student]
+    dues = lateness.read_dues(course, assignment)
+    return lateness.how_late(dues.seconds_late(student, lateness.collected_time(course, assignment, student))) or "-"
 
 
 def roster_students(course: Course) -> list:
@@ -129,6 +146,9 @@ def class_scores(course: Course, assignment: str) -> ClassScores:
             raise CourseError(f"{assignment} is not in the gradebook yet: run `autograder grade {assignment}`")
         submissions = sorted(record.submissions, key=lambda s: s.student_id)
         totals = {s.student_id: s.score - (s.late_submission_penalty or 0) for s in submissions}
+        dues = lateness.read_dues(course, assignment, gb)
+        late = {s.student_id: lateness.lateness_note(dues.seconds_late(s.student_id, s.timestamp),
+                                                     s.late_submission_penalty) for s in submissions}
         names = {student.id: " ".join(n for n in (student.first_name, student.last_name) if n)
                  for student in gb.students}
         questions, by_hand, to_grade = [], [], Counter()
@@ -144,7 +164,8 @@ def class_scores(course: Course, assignment: str) -> ClassScores:
                     done = sum(g.manual_score is not None and not g.needs_manual_grade for g in grades)
                     by_hand.append((cell.name, cell.max_score, done, len(left)))
                     to_grade.update(left)
-        return ClassScores(totals, questions, by_hand, dict(to_grade), names, record.max_score)
+        return ClassScores(totals, questions, by_hand, dict(to_grade), names, record.max_score,
+                           {s: text for s, text in late.items() if text})
 
 
 def histogram_png(totals: list, max_score: float, assignment: str) -> bytes:

@@ -36,7 +36,7 @@ class Graded:
     timestamp: object = None   # submission time (datetime, UTC) or None
     grades: dict = field(default_factory=dict)    # (notebook, grade_id) -> auto_score
     comments: dict = field(default_factory=dict)  # (notebook, cell) -> auto_comment
-    late_penalties: dict = field(default_factory=dict)  # notebook -> penalty or None
+    late_penalties: dict = field(default_factory=dict)  # notebook -> penalty or None, set by record
     tests: list = field(default_factory=list)     # TestResult, notebook order
     autograded: str = ""       # scratch folder holding the graded notebooks
 

@@ -1,12 +1,15 @@
-"""Secret inputs: before the sandboxed run, draw the hidden tests' inputs.
+"""Secret inputs: the hidden tests' inputs, drawn by the instructor's process before a submission is sent out.
 
-``DrawSecretInputs`` reads which API functions each test cell's hidden tests
-check — from the instructor's source cells in the gradebook, never from the
-submission — and draws their inputs (``cases.draw``) from a seed only the
-grader can compute: an HMAC of the submission under the course's secret key.
-The same submission always gets the same inputs (grading is deterministic); any
-change to it gets new ones, so inputs a student has seen never come back.
-``execute`` hands them to the kernel's inbox; ``judge`` compares the outcomes.
+Which API functions each test cell's hidden tests check is read from the
+instructor's source cells in the gradebook, never from the submission
+(``hidden_test_sources``). In the instructor's process, ``submission_inputs`` draws
+their inputs (``cases.draw``) from a seed only it can compute: an HMAC of the
+submission under the course's secret key. A grading worker (a local process or
+a cluster's) gets those inputs as plain data and never the key:
+``SecretInputs`` hands them on to ``execute`` (the kernel's inbox) and
+``judge`` (which compares the outcomes). The same submission always gets the
+same inputs (grading is deterministic); any change to it gets new ones, so
+inputs a student has seen never come back.
 """
 
 import ast
@@ -18,7 +21,7 @@ import textwrap
 import numpy as np
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Unicode
+from traitlets import Dict
 
 from autograder.course.api import HIDDEN_BLOCK
 
@@ -56,25 +59,45 @@ def draw_inputs(functions, key: str, *parts: str) -> dict:
     return {name: cases.draw(name, secret_rng(key, *parts, name)) for name in functions}
 
 
-class DrawSecretInputs(NbGraderPreprocessor):
-    """Before the run: which functions each test cell checks, and their secret inputs."""
+def hidden_test_sources(db_url: str, assignment: str, notebook: str) -> dict:
+    """{test cell: its source}, the instructor's copy in the gradebook, of the notebook's autograded code cells."""
+    with Gradebook(db_url) as gb:
+        found = gb.find_notebook(notebook, assignment)
+        tests = {cell.name for cell in found.grade_cells}
+        return {cell.name: cell.source for cell in found.source_cells
+                if cell.name in tests and cell.cell_type == "code"}
 
-    key = Unicode("", help="The course's secret key, hex (see Course.secret_key).").tag(config=True)
-    submission = Unicode("", help="Fingerprint of everything the kernel can see of the submission.").tag(config=True)
+
+def checked_functions(db_url: str, assignment: str, notebooks: list[str]) -> dict:
+    """{notebook: the API functions its hidden tests check}, read once for a batch."""
+    checked = {}
+    for notebook in notebooks:
+        calls = [hidden_calls(source) for source in hidden_test_sources(db_url, assignment, notebook).values()]
+        checked[notebook] = list(dict.fromkeys(name for names in calls for name in names))
+    return checked
+
+
+def submission_inputs(checked: dict, key: str, assignment: str, student: str, fingerprint: str) -> dict:
+    """{notebook: {function: [arguments of each hidden call]}} of one submission; fingerprint: of everything
+    the kernel can see of it. Runs where the key is (the instructor's process), before the submission goes out."""
+    return {notebook: draw_inputs(functions, key, assignment, notebook, student, fingerprint)
+            for notebook, functions in checked.items()}
+
+
+class SecretInputs(NbGraderPreprocessor):
+    """Before the run: which functions each test cell checks, and the inputs drawn for them outside this worker."""
+
+    inputs = Dict(help="{notebook: {function: [arguments]}}, from submission_inputs in the instructor's process."
+                  ).tag(config=True)
 
     def preprocess(self, nb, resources):
-        if not self.key or not self.submission:
-            raise ValueError("DrawSecretInputs needs the course's key and the submission's fingerprint")
         info = resources["nbgrader"]
-        with Gradebook(info["db_url"]) as gb:
-            notebook = gb.find_notebook(info["notebook"], info["assignment"])
-            tests = {cell.name for cell in notebook.grade_cells}
-            sources = {cell.name: cell.source for cell in notebook.source_cells
-                       if cell.name in tests and cell.cell_type == "code"}
+        sources = hidden_test_sources(info["db_url"], info["assignment"], info["notebook"])
         calls = {name: hidden_calls(source) for name, source in sources.items()}
         only = {name: judged_parts(source) for name, source in sources.items()}
-        functions = dict.fromkeys(name for names in calls.values() for name in names)
-        inputs = draw_inputs(functions, self.key, info["assignment"], info["notebook"], info["student"],
-                             self.submission)
+        inputs = self.inputs.get(info["notebook"], {})
+        missing = sorted({name for names in calls.values() for name in names} - set(inputs))
+        if missing:
+            raise ValueError(f"no secret inputs were drawn for {', '.join(missing)}")
         resources["hidden_tests"] = {"calls": calls, "inputs": inputs, "only": only}
         return nb, resources

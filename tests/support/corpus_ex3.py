@@ -18,10 +18,12 @@ from pathlib import Path
 import nbformat
 
 from autograder.course.api import BUILDS_ON
+from autograder.pipeline.cli import main
 
 from . import ROOT
 
 ASSIGNMENT = "ex3_lstm_gates"
+DUE = "2025-03-02 00:00:00 UTC"
 SOLUTION = ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 KINDS = ("correct", "wrong", "blank", "syntax_error", "exception")
 
@@ -69,7 +71,7 @@ def read_solution():
     solutions, points = {}, {}
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
+        if meta.get("solution") and cell.cell_type == "code":  # written answers are graded by hand
             solutions[meta["grade_id"]] = re.sub(r"[ \t]*### (BEGIN|END) SOLUTION\n?", "", cell.source)
         elif meta.get("grade") and cell.cell_type == "code":
             points[meta["grade_id"]] = float(meta["points"])
@@ -155,3 +157,37 @@ def write_canvas_zip(subs: list, released: Path, solutions: dict, path: Path) ->
             day = 3 if sub.late else 1
             archive.writestr(zipfile.ZipInfo(name, (2025, 3, day, 12, sub.minute, 0)), data)
         archive.writestr(zipfile.ZipInfo("correcta_1_999_notes.txt", (2025, 3, 1, 12, 0, 0)), "my notes")
+
+
+# --- the class through the `autograder` command (the tests' shared fixture ex3, tests/conftest.py) ---------
+
+def make_class(tmp: Path) -> dict:
+    """The class's Canvas zip and a first course, g2, with the assignment released."""
+    solutions, points = read_solution()
+    functions = list(solutions)
+    subs = class_corpus(functions)
+    base = ["--source", str(ROOT / "solutions"), "--release", str(tmp / "exercises")]
+    assert main(base + ["--course-dir", str(tmp / "g2"), "release", ASSIGNMENT, "--due", DUE]) == 0
+    released = tmp / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    write_canvas_zip(subs, released, solutions, tmp / "submissions.zip")
+    return dict(tmp=tmp, base=base, subs=subs, points=points, functions=functions)
+
+
+def collect_class(ex3, course_dir) -> list:
+    """Release (but in g2) and collect the class in a course of its own; the command's options for that course."""
+    args = ex3["base"] + ["--course-dir", str(ex3["tmp"] / course_dir)]
+    if course_dir != "g2":
+        assert main(args + ["release", ASSIGNMENT, "--due", DUE]) == 0
+    assert main(args + ["collect", ASSIGNMENT, str(ex3["tmp"] / "submissions.zip")]) == 0
+    return args
+
+
+def grade_class(ex3, course_dir, workers, capsys):
+    """Collect, grade with local workers (late submissions earn zero) and export: (collected, summary, grades.csv)."""
+    args = collect_class(ex3, course_dir)
+    collected = capsys.readouterr().out
+    assert main(args + ["grade", ASSIGNMENT, "--workers", str(workers), "--late-policy", "zero"]) == 0
+    summary = capsys.readouterr().out
+    assert main(args + ["export"]) == 0
+    capsys.readouterr()
+    return collected, summary, (ex3["tmp"] / course_dir / "exports" / "grades.csv").read_text()

@@ -82,8 +82,10 @@ def student_notebook(release_dir: Path, add_code: str | None, mul_code: str | No
 
 
 def cli_args(paths: dict) -> list[str]:
+    """The command's options for these paths; a "db_url" among them (a PostgreSQL server's) is the gradebook."""
+    db_url = ["--db-url", paths["db_url"]] if paths.get("db_url") else []
     return ["--course-dir", str(paths["course_dir"]), "--source", str(paths["source_dir"]),
-            "--release", str(paths["release_dir"])]
+            "--release", str(paths["release_dir"]), *db_url]
 
 
 def run(paths: dict, *args) -> int:

@@ -1,0 +1,1 @@
+../autograder/course/long_gap.py

@@ -183,7 +183,16 @@ def collect_class(ex3, course_dir) -> list:
 
 
 def grade_class(ex3, course_dir, workers, capsys):
-    """Collect, grade with local workers (late submissions earn zero) and export: (collected, summary, grades.csv)."""
+    """Collect, grade with local workers (late submissions earn zero) and export: (collected, summary, grades.csv).
+
+    Once per course folder: the tests of the group share the graded class in whatever order they run."""
+    done = ex3.setdefault("graded", {})
+    if course_dir not in done:
+        done[course_dir] = _grade_class(ex3, course_dir, workers, capsys)
+    return done[course_dir]
+
+
+def _grade_class(ex3, course_dir, workers, capsys):
     args = collect_class(ex3, course_dir)
     collected = capsys.readouterr().out
     assert main(args + ["grade", ASSIGNMENT, "--workers", str(workers), "--late-policy", "zero"]) == 0

@@ -17,6 +17,7 @@ the chapters then get ex3's functions from the revealed file.
 
 import hashlib
 import inspect
+import re
 import subprocess
 import sys
 
@@ -158,3 +159,15 @@ def test_publish_refuses_a_website_that_shows_ex5_without_ex3_revealed(tmp_path)
     with pytest.raises(CourseError, match="shows ex5_lstm_backward, which gives ex3_lstm_gates's solutions"):
         publish_edition(tmp_path / "student", reveal=["ex1_rnn_basics"], site=site)
     assert not (tmp_path / "student").exists()
+
+
+# What a page's Binder and Colab buttons open, relative to the student edition's root.
+LAUNCHED = re.compile(r'href="https://(?:mybinder\.org/v2/gh/[^/"]+/[^/"]+/[^?"]+\?urlpath=lab/tree/'
+                      r'|colab\.research\.google\.com/github/[^/"]+/[^/"]+/blob/[^/"]+/)([^"]+)"')
+
+
+def test_every_launch_button_opens_a_notebook_of_the_edition(edition, site_html):
+    """A chapter's button opened its MyST source, book/<chapter>.md: text on Binder, nothing on Colab."""
+    opened = {path for page in site_html.rglob("*.html") for path in LAUNCHED.findall(page.read_text())}
+    assert {path.split("/")[0] for path in opened} == {"book", "exercises"}, opened
+    assert sorted(p for p in opened if not p.endswith(".ipynb") or not (edition / p).is_file()) == []
